@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# One entry point for everything that needs the toolchain: it installs the pinned Deno, Bun and Zig
+# into this folder when they are missing, builds the native library, and then runs the command.
+#
+#   bash scripts/xio.sh build | test | demo | bench [args] | zig [args] | deno [args] | bun [args]
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+zig_version=$(tr -d '[:space:]' < zig/zig-version)
+tools="$root/.tools"
+export PATH="$root/node_modules/.bin:$PATH"
+
+log() { printf '\033[1mxio:\033[0m %s\n' "$*" >&2; }
+
+ensure_js_tools() {
+  if [ -x node_modules/.bin/deno ] && [ -x node_modules/.bin/bun ] &&
+    [ node_modules/.package-lock.json -nt package-lock.json ]; then
+    return
+  fi
+  log "installing the pinned Deno and Bun from the npm registry"
+  npm ci --no-audit --no-fund --loglevel=error
+}
+
+zig() { PYTHONPATH="$tools/zig" python3 -m ziglang "$@"; }
+
+ensure_zig() {
+  if [ -f "$tools/zig/.version" ] && [ "$(cat "$tools/zig/.version")" = "$zig_version" ]; then
+    return
+  fi
+  log "installing Zig $zig_version from PyPI (ziglang)"
+  rm -rf "$tools/zig"
+  python3 -m pip install --quiet --root-user-action=ignore --disable-pip-version-check --no-warn-script-location \
+    --target "$tools/zig" "ziglang==$zig_version"
+  echo "$zig_version" > "$tools/zig/.version"
+}
+
+build() {
+  ensure_zig
+  log "building the native library (zig build, ReleaseSafe)"
+  (cd zig && zig build -Doptimize=ReleaseSafe)
+}
+
+# The same test files run under both runtimes. Deno needs its permission flags; Bun needs none.
+test_js() {
+  local files=("$@")
+  [ ${#files[@]} -gt 0 ] || files=(tests/)
+  log "deno test"
+  deno test --allow-all --no-check=remote "${files[@]}"
+  log "bun test"
+  bun test --timeout 120000 "${files[@]}"
+}
+
+cmd=${1:-test}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  build) ensure_js_tools; build ;;
+  test)
+    ensure_js_tools
+    build
+    log "zig build test (unit, fuzz and stress tests of the native core)"
+    (cd zig && zig build test -Doptimize=ReleaseSafe)
+    test_js "$@"
+    ;;
+  test-js) ensure_js_tools; build; test_js "$@" ;;
+  demo) ensure_js_tools; build; deno run --allow-all examples/pipeline/main.ts "$@" ;;
+  bench) ensure_js_tools; build; deno run --allow-all bench/main.ts "$@" ;;
+  zig) ensure_zig; (cd zig && zig "$@") ;;
+  deno) ensure_js_tools; deno "$@" ;;
+  bun) ensure_js_tools; bun "$@" ;;
+  *) echo "usage: bash scripts/xio.sh build|test|test-js|demo|bench|zig|deno|bun [args]" >&2; exit 2 ;;
+esac
