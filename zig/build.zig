@@ -1,0 +1,33 @@
+//! Builds libxio (a shared library that links libc, because its watcher thread calls back into
+//! JS runtimes) and runs the native tests.
+//!
+//!     zig build -Doptimize=ReleaseSafe          -> zig-out/lib/libxio.so
+//!     zig build test -Dfuzz-ops=1000000 -Dfuzz-seed=0
+
+const std = @import("std");
+
+pub fn build(b: *std.Build) void {
+    const target = b.standardTargetOptions(.{});
+    const optimize = b.standardOptimizeOption(.{});
+
+    const options = b.addOptions();
+    options.addOption(u64, "fuzz_ops", b.option(u64, "fuzz-ops", "Operations per fuzz test (default 1000000)") orelse 1_000_000);
+    options.addOption(u64, "fuzz_seed", b.option(u64, "fuzz-seed", "Fuzz seed; 0 picks one from the clock") orelse 0);
+
+    const module = b.createModule(.{
+        .root_source_file = b.path("src/lib.zig"),
+        .target = target,
+        .optimize = optimize,
+        .link_libc = true,
+    });
+    module.addOptions("options", options);
+
+    const lib = b.addLibrary(.{ .name = "xio", .linkage = .dynamic, .root_module = module });
+    b.installArtifact(lib);
+    b.getInstallStep().dependOn(&b.addInstallFile(b.path("include/xio.h"), "include/xio.h").step);
+
+    const tests = b.addTest(.{ .root_module = module });
+    const run_tests = b.addRunArtifact(tests);
+    const test_step = b.step("test", "Run the native unit, fuzz, stress and integration tests");
+    test_step.dependOn(&run_tests.step);
+}

@@ -1,0 +1,372 @@
+//! The C ABI of libxio. Every function returns a status (negative) or a non-negative result, and
+//! never panics on bad input: a handle is trusted (it came from `xio_open`), everything else is
+//! checked. The list of codes is mirrored in include/xio.h and ffi/symbols.ts.
+
+const std = @import("std");
+const layout = @import("layout.zig");
+const domain_mod = @import("domain.zig");
+const channel = @import("channel.zig");
+const watcher = @import("watcher.zig");
+const Domain = domain_mod.Domain;
+
+pub const Status = enum(i32) {
+    ok = 0,
+    would_block = -1,
+    closed = -2,
+    reset = -3,
+    corrupt = -4,
+    invalid = -5,
+    too_big = -6,
+    not_found = -7,
+    in_use = -8,
+    full = -9,
+    not_domain = -10,
+    version = -11,
+    truncated = -12,
+    layout = -13,
+    io = -14,
+    no_space = -15,
+    busy = -16,
+    pipe = -17,
+    state = -18,
+    permission = -19,
+    refused = -20,
+    invalid_name = -21,
+    invalid_config = -22,
+    hugepages_unavailable = -23,
+};
+
+fn code(status: Status) i32 {
+    return @intFromEnum(status);
+}
+
+fn channelCode(err: channel.Error) i32 {
+    return code(switch (err) {
+        error.WouldBlock => .would_block,
+        error.Closed => .closed,
+        error.Reset => .reset,
+        error.Corrupt => .corrupt,
+        error.Invalid => .invalid,
+        error.Pipe => .pipe,
+        error.State => .state,
+        error.Refused => .refused,
+        error.NotFound => .not_found,
+        error.InUse => .in_use,
+        error.Full => .full,
+        error.TooBig => .too_big,
+    });
+}
+
+fn domainCode(err: domain_mod.Error) i32 {
+    return code(switch (err) {
+        error.InvalidName => .invalid_name,
+        error.InvalidConfig => .invalid_config,
+        error.NotFound => .not_found,
+        error.NotDomain => .not_domain,
+        error.Version => .version,
+        error.Truncated => .truncated,
+        error.Layout => .layout,
+        error.NoSpace => .no_space,
+        error.PermissionDenied => .permission,
+        error.Full => .full,
+        error.Busy => .busy,
+        error.HugepagesUnavailable => .hugepages_unavailable,
+        error.Io => .io,
+    });
+}
+
+pub const version: u32 = 1;
+
+/// Words of the `options` array given to `xio_open`.
+pub const open_option_words = 17;
+
+export fn xio_version() u32 {
+    return version;
+}
+
+/// Opens (or creates) and joins a domain. On failure returns null and writes the status to
+/// `status[0]` and a detail (such as the version found) to `status[1]`.
+export fn xio_open(
+    name_ptr: [*]const u8,
+    name_len: u32,
+    dir_ptr: [*]const u8,
+    dir_len: u32,
+    options_ptr: [*]const u32,
+    status: *[2]i32,
+) ?*Domain {
+    const o = options_ptr[0..open_option_words];
+    var config: layout.Config = .{
+        .node_max = o[4],
+        .service_max = o[5],
+        .channel_max = o[6],
+        .ring_capacity = o[7],
+        .class_count = o[8],
+        .class_sizes = .{ o[9], o[10], o[11], o[12] },
+        .class_counts = .{ o[13], o[14], o[15], o[16] },
+    };
+    for (config.class_count..layout.class_count_max) |c| {
+        if (c >= layout.class_count_max) break;
+        config.class_sizes[c] = 0;
+        config.class_counts[c] = 0;
+    }
+    const options: domain_mod.Options = .{
+        .create = o[0] & 1 != 0,
+        .hugepages = std.enums.fromInt(domain_mod.Options.Hugepages, o[1]) orelse .auto,
+        .mode = o[2] & 0o777,
+        .runtime = o[3],
+        .config = config,
+        .dir = dir_ptr[0..dir_len],
+    };
+    domain_mod.last_detail = 0;
+    const d = domain_mod.open(name_ptr[0..name_len], options) catch |err| {
+        status[0] = domainCode(err);
+        status[1] = @bitCast(domain_mod.last_detail);
+        return null;
+    };
+    status[0] = 0;
+    status[1] = 0;
+    return d;
+}
+
+/// Leaves the domain and frees the handle. The watcher lets go of it first.
+export fn xio_close(d: *Domain) void {
+    watcher.unwatch(d);
+    domain_mod.leave(d);
+}
+
+export fn xio_io(d: *Domain) [*]u32 {
+    return &d.io;
+}
+
+export fn xio_events(d: *Domain) [*]u32 {
+    return &d.events;
+}
+
+export fn xio_base(d: *Domain) [*]u8 {
+    return d.base;
+}
+
+pub const stats_words = 24 + 6 * layout.class_count_max;
+
+/// Writes statistics as doubles (exact up to 2^53). See ffi/symbols.ts for the slots.
+export fn xio_stats(d: *Domain, out: [*]f64, len: u32) i32 {
+    if (len < stats_words) return code(.invalid);
+    const h = d.header();
+    var nodes_active: u32 = 0;
+    for (0..d.config.node_max) |i| {
+        const status = @atomicLoad(u32, &d.nodeAt(@intCast(i)).status, .acquire);
+        if (layout.nodeStatusState(status) != .free) nodes_active += 1;
+    }
+    var channels_open: u32 = 0;
+    for (0..d.config.channel_max) |i| {
+        const status = @atomicLoad(u32, &d.channelAt(@intCast(i)).status, .acquire);
+        if (layout.channelStatusState(status) != .free) channels_open += 1;
+    }
+    var services_active: u32 = 0;
+    for (0..d.config.service_max) |i| {
+        if (@atomicLoad(u32, &d.serviceAt(@intCast(i)).state, .acquire) != 0) services_active += 1;
+    }
+    const values = [24]f64{
+        @floatFromInt(layout.version),
+        @floatFromInt(d.size),
+        @floatFromInt(@intFromEnum(d.backing)),
+        @floatFromInt(d.node),
+        @floatFromInt(d.config.node_max),
+        @floatFromInt(nodes_active),
+        @floatFromInt(d.config.channel_max),
+        @floatFromInt(channels_open),
+        @floatFromInt(d.config.service_max),
+        @floatFromInt(services_active),
+        @floatFromInt(d.config.ring_capacity),
+        @floatFromInt(d.config.class_count),
+        @floatFromInt(@atomicLoad(u64, &h.corrupt_descriptors, .monotonic)),
+        @floatFromInt(@atomicLoad(u64, &h.nodes_reclaimed, .monotonic)),
+        @floatFromInt(@atomicLoad(u64, &h.channels_opened, .monotonic)),
+        @floatFromInt(h.creator_pid),
+        0, 0, 0, 0, 0, 0, 0, 0,
+    };
+    @memcpy(out[0..24], &values);
+    for (0..layout.class_count_max) |c| {
+        const at = 24 + 6 * c;
+        if (c >= d.config.class_count) {
+            @memset(out[at .. at + 6], 0);
+            continue;
+        }
+        const pool = d.poolAt(@intCast(c));
+        out[at + 0] = @floatFromInt(d.config.class_sizes[c]);
+        out[at + 1] = @floatFromInt(d.config.class_counts[c]);
+        out[at + 2] = @floatFromInt(pool.countFree());
+        out[at + 3] = @floatFromInt(@atomicLoad(u64, &h.classes[c].allocations, .monotonic));
+        out[at + 4] = @floatFromInt(d.offsets.data_offset[c]);
+        out[at + 5] = 0;
+    }
+    return 0;
+}
+
+fn nameOf(ptr: [*]const u8, len: u32) ?[]const u8 {
+    if (len > layout.name_bytes_max) return null;
+    return ptr[0..len];
+}
+
+export fn xio_listen(d: *Domain, name_ptr: [*]const u8, name_len: u32) i32 {
+    const name = nameOf(name_ptr, name_len) orelse return code(.invalid_name);
+    const index = channel.listen(d, name) catch |err| return switch (err) {
+        error.Invalid => code(.invalid_name),
+        else => channelCode(err),
+    };
+    return @intCast(index);
+}
+
+export fn xio_unlisten(d: *Domain, service: u32) i32 {
+    channel.unlisten(d, service) catch |err| return channelCode(err);
+    return 0;
+}
+
+export fn xio_connect(d: *Domain, name_ptr: [*]const u8, name_len: u32) i32 {
+    const name = nameOf(name_ptr, name_len) orelse return code(.invalid_name);
+    const index = channel.connect(d, name) catch |err| return switch (err) {
+        error.Invalid => code(.invalid_name),
+        error.NotFound => code(.refused),
+        else => channelCode(err),
+    };
+    return @intCast(index);
+}
+
+export fn xio_accept(d: *Domain, chan: u32) i32 {
+    const service = channel.accept(d, chan) catch |err| return channelCode(err);
+    return @intCast(service);
+}
+
+export fn xio_refuse(d: *Domain, chan: u32) void {
+    channel.refuse(d, chan);
+}
+
+export fn xio_send(d: *Domain, chan: u32, side: u32, id: u32, length: u32) i32 {
+    const pair = [2]u32{ id, length };
+    const sent = channel.sendMany(d, chan, side, &pair) catch |err| return channelCode(err);
+    return if (sent == 1) 0 else code(.invalid);
+}
+
+/// Sends the `count` (id, length) pairs at `io[2..]`. Returns how many were sent.
+export fn xio_send_many(d: *Domain, chan: u32, side: u32, count: u32) i32 {
+    if (count == 0 or count > domain_mod.batch_max) return code(.invalid);
+    const sent = channel.sendMany(d, chan, side, d.io[2 .. 2 + 2 * count]) catch |err| return channelCode(err);
+    return @intCast(sent);
+}
+
+/// Receives one message: returns its buffer id and puts its length in `io[0]`.
+export fn xio_recv(d: *Domain, chan: u32, side: u32) i32 {
+    var pair: [2]u32 = undefined;
+    _ = channel.recvMany(d, chan, side, &pair) catch |err| return channelCode(err);
+    d.io[0] = pair[1];
+    return @intCast(pair[0]);
+}
+
+/// Receives up to `max` messages as (id, length) pairs at `io[2..]`. Returns how many.
+export fn xio_recv_many(d: *Domain, chan: u32, side: u32, max: u32) i32 {
+    if (max == 0 or max > domain_mod.batch_max) return code(.invalid);
+    const count = channel.recvMany(d, chan, side, d.io[2 .. 2 + 2 * max]) catch |err| return channelCode(err);
+    return @intCast(count);
+}
+
+export fn xio_arm_recv(d: *Domain, chan: u32, side: u32) i32 {
+    const ready = channel.armRecv(d, chan, side) catch |err| return channelCode(err);
+    return @intFromBool(ready);
+}
+
+export fn xio_arm_send(d: *Domain, chan: u32, side: u32) i32 {
+    const ready = channel.armSend(d, chan, side) catch |err| return channelCode(err);
+    return @intFromBool(ready);
+}
+
+export fn xio_flags(d: *Domain, chan: u32, side: u32) i32 {
+    const flags = channel.flagsOf(d, chan, side) catch |err| return channelCode(err);
+    return @intCast(flags & 0x7fff_ffff);
+}
+
+export fn xio_close_write(d: *Domain, chan: u32, side: u32) i32 {
+    channel.closeWrite(d, chan, side) catch |err| return channelCode(err);
+    return 0;
+}
+
+export fn xio_chan_close(d: *Domain, chan: u32, side: u32) i32 {
+    channel.close(d, chan, side) catch |err| return channelCode(err);
+    return 0;
+}
+
+export fn xio_alloc(d: *Domain, size: u32) i32 {
+    const id = channel.alloc(d, size) catch |err| return channelCode(err);
+    return @intCast(id);
+}
+
+/// Allocates up to `count` buffers of `size` bytes; their ids go to `io[2..]`, one per pair.
+export fn xio_alloc_many(d: *Domain, size: u32, count: u32) i32 {
+    if (count == 0 or count > domain_mod.batch_max) return code(.invalid);
+    var done: u32 = 0;
+    while (done < count) : (done += 1) {
+        const id = channel.alloc(d, size) catch |err| {
+            if (done > 0) break;
+            return channelCode(err);
+        };
+        d.io[2 + 2 * done] = id;
+        d.io[3 + 2 * done] = size;
+    }
+    return @intCast(done);
+}
+
+export fn xio_release(d: *Domain, id: u32) i32 {
+    channel.release(d, id) catch |err| return channelCode(err);
+    return 0;
+}
+
+/// Releases the `count` buffer ids at `io[2]`, `io[4]`, ... Returns how many were ours.
+export fn xio_release_many(d: *Domain, count: u32) i32 {
+    if (count > domain_mod.batch_max) return code(.invalid);
+    var released: i32 = 0;
+    for (0..count) |i| {
+        channel.release(d, d.io[2 + 2 * i]) catch continue;
+        released += 1;
+    }
+    return released;
+}
+
+export fn xio_arm_alloc(d: *Domain, size: u32) i32 {
+    channel.armAlloc(d, size) catch |err| return channelCode(err);
+    return 0;
+}
+
+/// Moves pending events into the events array and returns how many; `io[1]` is 1 if a buffer
+/// this node waited for was released.
+export fn xio_take_events(d: *Domain) i32 {
+    return @intCast(d.takeEvents());
+}
+
+export fn xio_watch(d: *Domain, callback: watcher.Callback, spin_ns: u32) i32 {
+    const token = watcher.watch(d, callback, spin_ns) orelse return code(.full);
+    return @intCast(token);
+}
+
+export fn xio_unwatch(d: *Domain) void {
+    watcher.unwatch(d);
+}
+
+export fn xio_ack() void {
+    watcher.ack();
+}
+
+/// Checks the other nodes' liveness now and reclaims the dead. Returns how many it reclaimed.
+export fn xio_probe(d: *Domain) i32 {
+    return @intCast(d.probePeers());
+}
+
+export fn xio_debug_plant(d: *Domain, chan: u32, direction: u32, high: u32, low: u32) i32 {
+    channel.debugPlant(d, chan, direction, (@as(u64, high) << 32) | low) catch |err| return channelCode(err);
+    return 0;
+}
+
+test {
+    _ = @import("layout.zig");
+    _ = @import("ring.zig");
+    _ = @import("pool.zig");
+    _ = @import("tests.zig");
+}

@@ -1,0 +1,311 @@
+//! Everything Linux-specific lives here: files, mappings, OFD locks, futexes, clocks and the
+//! hugetlbfs probe. The rest of the core only calls these functions, so a port to another OS
+//! replaces this one file.
+
+const std = @import("std");
+const linux = std.os.linux;
+const assert = std.debug.assert;
+
+pub const Fd = i32;
+
+pub const Error = error{
+    AlreadyExists,
+    NotFound,
+    PermissionDenied,
+    NoSpace,
+    WouldBlock,
+    Interrupted,
+    InvalidArgument,
+    Unexpected,
+};
+
+fn check(rc: usize) Error!usize {
+    return switch (linux.errno(rc)) {
+        .SUCCESS => rc,
+        .EXIST => error.AlreadyExists,
+        .NOENT, .NOTDIR => error.NotFound,
+        .ACCES, .PERM, .ROFS => error.PermissionDenied,
+        .NOSPC, .NOMEM, .FBIG => error.NoSpace,
+        .AGAIN => error.WouldBlock,
+        .INTR => error.Interrupted,
+        .INVAL => error.InvalidArgument,
+        else => error.Unexpected,
+    };
+}
+
+/// Opens `path` read-write. With `exclusive`, the file must not exist and is created with `mode`.
+pub fn open(path: [*:0]const u8, exclusive: bool, mode: u32) Error!Fd {
+    const flags: linux.O = .{
+        .ACCMODE = .RDWR,
+        .CREAT = exclusive,
+        .EXCL = exclusive,
+        .CLOEXEC = true,
+        .NOFOLLOW = true,
+    };
+    while (true) {
+        const rc = check(linux.open(path, flags, mode)) catch |err| switch (err) {
+            error.Interrupted => continue,
+            else => return err,
+        };
+        return @intCast(rc);
+    }
+}
+
+pub fn close(fd: Fd) void {
+    assert(fd >= 0);
+    _ = linux.close(fd);
+}
+
+pub fn unlink(path: [*:0]const u8) void {
+    _ = linux.unlink(path);
+}
+
+/// Sets the file mode explicitly, so that the process umask cannot widen or narrow it.
+pub fn fchmod(fd: Fd, mode: u32) Error!void {
+    _ = try check(linux.fchmod(fd, mode));
+}
+
+pub fn ftruncate(fd: Fd, size_bytes: u64) Error!void {
+    _ = try check(linux.ftruncate(fd, @intCast(size_bytes)));
+}
+
+/// Reserves the backing pages now, so that an exhausted store fails here instead of with SIGBUS.
+pub fn fallocate(fd: Fd, size_bytes: u64) Error!void {
+    while (true) {
+        _ = check(linux.fallocate(fd, 0, 0, @intCast(size_bytes))) catch |err| switch (err) {
+            error.Interrupted => continue,
+            else => return err,
+        };
+        return;
+    }
+}
+
+pub const FileInfo = struct { size_bytes: u64, links: u64, uid: u32 };
+
+pub fn fstat(fd: Fd) Error!FileInfo {
+    var stx: linux.Statx = undefined;
+    const empty: [*:0]const u8 = "";
+    _ = try check(linux.statx(fd, empty, linux.AT.EMPTY_PATH, .{ .SIZE = true, .NLINK = true, .UID = true }, &stx));
+    return .{ .size_bytes = stx.size, .links = stx.nlink, .uid = stx.uid };
+}
+
+pub fn mapShared(fd: Fd, size_bytes: u64) Error![*]align(4096) u8 {
+    assert(size_bytes > 0);
+    const rc = try check(linux.mmap(
+        null,
+        @intCast(size_bytes),
+        .{ .READ = true, .WRITE = true },
+        .{ .TYPE = .SHARED, .POPULATE = true },
+        fd,
+        0,
+    ));
+    return @ptrFromInt(rc);
+}
+
+pub fn unmap(base: [*]align(4096) u8, size_bytes: u64) void {
+    _ = linux.munmap(base, @intCast(size_bytes));
+}
+
+/// Asks for transparent huge pages on a shared mapping. Returns false when the kernel refuses.
+pub fn adviseHugepage(base: [*]align(4096) u8, size_bytes: u64) bool {
+    return linux.errno(linux.madvise(base, @intCast(size_bytes), linux.MADV.HUGEPAGE)) == .SUCCESS;
+}
+
+// Open file description locks belong to the open file, not to the process, so two opens in one
+// process exclude each other, and the kernel drops them when the last descriptor closes: on a
+// clean exit and on SIGKILL alike. We use one byte per lock.
+
+fn ofd(fd: Fd, cmd: i32, kind: i16, byte: u64) Error!linux.Flock {
+    var lock = std.mem.zeroes(linux.Flock);
+    lock.type = kind;
+    lock.whence = 0; // SEEK_SET
+    lock.start = @intCast(byte);
+    lock.len = 1;
+    _ = try check(linux.fcntl(fd, cmd, @intFromPtr(&lock)));
+    return lock;
+}
+
+/// Takes the write lock on `byte` without waiting. Returns false if another open file holds it.
+pub fn lockTry(fd: Fd, byte: u64) Error!bool {
+    _ = ofd(fd, linux.F.OFD_SETLK, linux.F.WRLCK, byte) catch |err| switch (err) {
+        error.WouldBlock, error.PermissionDenied => return false,
+        else => return err,
+    };
+    return true;
+}
+
+/// Takes the write lock on `byte`, waiting for its holder to release it or to die.
+pub fn lockWait(fd: Fd, byte: u64) Error!void {
+    while (true) {
+        _ = ofd(fd, linux.F.OFD_SETLKW, linux.F.WRLCK, byte) catch |err| switch (err) {
+            error.Interrupted => continue,
+            else => return err,
+        };
+        return;
+    }
+}
+
+pub fn unlock(fd: Fd, byte: u64) void {
+    _ = ofd(fd, linux.F.OFD_SETLK, linux.F.UNLCK, byte) catch {};
+}
+
+/// True if some other open file description holds a lock on `byte`.
+pub fn lockHeld(fd: Fd, byte: u64) bool {
+    const lock = ofd(fd, linux.F.OFD_GETLK, linux.F.WRLCK, byte) catch return true;
+    return lock.type != linux.F.UNLCK;
+}
+
+// Futexes. Every futex word lives in memory that several processes map, so none of these calls
+// may set FUTEX_PRIVATE_FLAG (std.Thread.Futex does, which is why it is not used here).
+
+/// Sleeps while `word.* == expected`, for at most `timeout_ns`. Spurious returns are allowed.
+pub fn futexWait(word: *const u32, expected: u32, timeout_ns: u64) void {
+    const ts: linux.timespec = .{
+        .sec = @intCast(timeout_ns / std.time.ns_per_s),
+        .nsec = @intCast(timeout_ns % std.time.ns_per_s),
+    };
+    _ = linux.futex_4arg(word, .{ .cmd = .WAIT, .private = false }, expected, &ts);
+}
+
+pub fn futexWake(word: *const u32, waiters_max: u32) void {
+    _ = linux.futex_3arg(word, .{ .cmd = .WAKE, .private = false }, waiters_max);
+}
+
+/// The same for words that only this process's threads use.
+pub fn futexWaitPrivate(word: *const u32, expected: u32, timeout_ns: u64) void {
+    const ts: linux.timespec = .{
+        .sec = @intCast(timeout_ns / std.time.ns_per_s),
+        .nsec = @intCast(timeout_ns % std.time.ns_per_s),
+    };
+    _ = linux.futex_4arg(word, .{ .cmd = .WAIT, .private = true }, expected, &ts);
+}
+
+pub fn futexWakePrivate(word: *const u32) void {
+    _ = linux.futex_3arg(word, .{ .cmd = .WAKE, .private = true }, std.math.maxInt(i32));
+}
+
+/// Sleeps until any of `waiters` is woken or differs from its expected value, or until the
+/// CLOCK_MONOTONIC time `deadline_ns`. Each waiter says whether its word is private.
+pub fn futexWaitMany(waiters: []const linux.futex2_waitone, deadline_ns: u64) void {
+    assert(waiters.len > 0);
+    assert(waiters.len <= linux.FUTEX2_WAITONE_MAX);
+    const deadline: linux.kernel_timespec = .{
+        .sec = @intCast(deadline_ns / std.time.ns_per_s),
+        .nsec = @intCast(deadline_ns % std.time.ns_per_s),
+    };
+    const rc = linux.futex2_waitv(waiters.ptr, @intCast(waiters.len), .{}, &deadline, .MONOTONIC);
+    if (linux.errno(rc) == .NOSYS) {
+        // Kernels before 5.16: wait on the first word with a short timeout and let the caller's
+        // loop poll the rest.
+        const first: *const u32 = @ptrFromInt(waiters[0].uaddr);
+        const now = nowNs();
+        const timeout = if (deadline_ns > now) @min(deadline_ns - now, std.time.ns_per_ms) else 1;
+        futexWait(first, @intCast(waiters[0].val), timeout);
+    }
+}
+
+pub fn nowNs() u64 {
+    var ts: linux.timespec = undefined;
+    _ = linux.clock_gettime(.MONOTONIC, &ts);
+    return @as(u64, @intCast(ts.sec)) * std.time.ns_per_s + @as(u64, @intCast(ts.nsec));
+}
+
+pub fn getpid() u32 {
+    return @intCast(linux.getpid());
+}
+
+pub fn spinHint() void {
+    std.atomic.spinLoopHint();
+}
+
+pub fn sleepNs(duration_ns: u64) void {
+    const ts: linux.timespec = .{
+        .sec = @intCast(duration_ns / std.time.ns_per_s),
+        .nsec = @intCast(duration_ns % std.time.ns_per_s),
+    };
+    _ = linux.nanosleep(&ts, null);
+}
+
+pub fn writable(path: [*:0]const u8) bool {
+    return linux.errno(linux.access(path, 2 | 1)) == .SUCCESS; // W_OK | X_OK on a directory
+}
+
+/// Reads a whole small file (such as /proc/mounts) into `buffer`; returns the bytes read.
+pub fn readSmallFile(path: [*:0]const u8, buffer: []u8) []const u8 {
+    const fd_rc = linux.open(path, .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0);
+    if (linux.errno(fd_rc) != .SUCCESS) return buffer[0..0];
+    const fd: Fd = @intCast(fd_rc);
+    defer close(fd);
+    var filled: usize = 0;
+    while (filled < buffer.len) {
+        const rc = linux.read(fd, buffer[filled..].ptr, buffer.len - filled);
+        if (linux.errno(rc) != .SUCCESS or rc == 0) break;
+        filled += rc;
+    }
+    return buffer[0..filled];
+}
+
+pub const hugepage_size_bytes: u64 = 2 * 1024 * 1024;
+
+/// Huge pages of the default size that are free and not yet promised to another mapping.
+pub fn hugepagesAvailable() u64 {
+    var buffer: [4096]u8 = undefined;
+    const text = readSmallFile("/proc/meminfo", &buffer);
+    const free = meminfoField(text, "HugePages_Free:") orelse return 0;
+    const reserved = meminfoField(text, "HugePages_Rsvd:") orelse 0;
+    const size_kib = meminfoField(text, "Hugepagesize:") orelse return 0;
+    if (size_kib * 1024 != hugepage_size_bytes) return 0;
+    return if (free > reserved) free - reserved else 0;
+}
+
+fn meminfoField(text: []const u8, key: []const u8) ?u64 {
+    const at = std.mem.indexOf(u8, text, key) orelse return null;
+    var rest = text[at + key.len ..];
+    while (rest.len > 0 and rest[0] == ' ') rest = rest[1..];
+    var end: usize = 0;
+    while (end < rest.len and rest[end] >= '0' and rest[end] <= '9') end += 1;
+    return std.fmt.parseInt(u64, rest[0..end], 10) catch null;
+}
+
+/// Calls `visit(path)` for each hugetlbfs mount point in /proc/mounts, in mount order.
+pub fn forEachHugetlbfsMount(context: anytype, comptime visit: fn (@TypeOf(context), []const u8) bool) void {
+    var buffer: [16384]u8 = undefined;
+    const text = readSmallFile("/proc/mounts", &buffer);
+    var lines = std.mem.splitScalar(u8, text, '\n');
+    while (lines.next()) |line| {
+        var fields = std.mem.splitScalar(u8, line, ' ');
+        _ = fields.next() orelse continue;
+        const mount_point = fields.next() orelse continue;
+        const fs_type = fields.next() orelse continue;
+        if (!std.mem.eql(u8, fs_type, "hugetlbfs")) continue;
+        if (std.mem.indexOfScalar(u8, mount_point, '\\') != null) continue; // escaped names: skip
+        if (visit(context, mount_point)) return;
+    }
+}
+
+/// True when /sys says shared memory may use transparent huge pages after MADV_HUGEPAGE.
+pub fn shmemThpAdvisable() bool {
+    var buffer: [256]u8 = undefined;
+    const text = readSmallFile("/sys/kernel/mm/transparent_hugepage/shmem_enabled", &buffer);
+    return std.mem.indexOf(u8, text, "[always]") != null or
+        std.mem.indexOf(u8, text, "[advise]") != null or
+        std.mem.indexOf(u8, text, "[within_size]") != null;
+}
+
+const DlInfo = extern struct {
+    fname: ?[*:0]const u8,
+    fbase: ?*anyopaque,
+    sname: ?[*:0]const u8,
+    saddr: ?*anyopaque,
+};
+extern "c" fn dladdr(address: *const anyopaque, info: *DlInfo) c_int;
+
+/// Marks the shared object that contains `address` as never to be unloaded. The watcher thread
+/// runs our code for the rest of the process's life; if the runtime closed the library (Deno does
+/// at exit), that code would vanish under the thread.
+pub fn pinLibrary(address: *const anyopaque) bool {
+    var info: DlInfo = undefined;
+    if (dladdr(address, &info) == 0) return false;
+    const path = info.fname orelse return false;
+    return std.c.dlopen(path, .{ .NOW = true, .NOLOAD = true, .NODELETE = true }) != null;
+}
