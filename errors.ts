@@ -1,0 +1,131 @@
+/**
+ * The errors of @xio/core. Each sets `name` and carries a `code`; catch them with `instanceof`.
+ *
+ * @example Telling a refused connection apart
+ * ```ts
+ * import { ConnectionRefusedError, Domain } from "@xio/core";
+ *
+ * using domain = Domain.open({ name: "errors-example" });
+ * try {
+ *   await domain.connect("nobody-listens");
+ * } catch (error) {
+ *   if (!(error instanceof ConnectionRefusedError)) throw error;
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export { LibraryNotFoundError } from "./ffi/mod.ts";
+
+/** The base class of every error this package throws on purpose. */
+export class XioError extends Error {
+  /** A short machine-readable code, such as `"ECONNRESET"`. */
+  readonly code: string;
+
+  /** Creates an error with a message and a code. */
+  constructor(message: string, code: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "XioError";
+    this.code = code;
+  }
+}
+
+/** A domain file could not be created or attached: foreign, truncated, another version, full. */
+export class DomainError extends XioError {
+  /** Creates a domain error. */
+  constructor(message: string, code: string, options?: ErrorOptions) {
+    super(message, code, options);
+    this.name = "DomainError";
+  }
+}
+
+/** A domain, service or channel name is empty, too long, or has characters outside the alphabet. */
+export class InvalidNameError extends XioError {
+  /** Creates an invalid-name error. */
+  constructor(message: string) {
+    super(message, "EINVAL");
+    this.name = "InvalidNameError";
+  }
+}
+
+/** Nobody listens on the service name. */
+export class ConnectionRefusedError extends XioError {
+  /** Creates a connection-refused error. */
+  constructor(message: string) {
+    super(message, "ECONNREFUSED");
+    this.name = "ConnectionRefusedError";
+  }
+}
+
+/** The peer died, or broke the protocol, while the connection was open. */
+export class ConnectionResetError extends XioError {
+  /** Creates a connection-reset error. */
+  constructor(message: string) {
+    super(message, "ECONNRESET");
+    this.name = "ConnectionResetError";
+  }
+}
+
+/** The peer closed its side, so there is nobody to send to. */
+export class BrokenPipeError extends XioError {
+  /** Creates a broken-pipe error. */
+  constructor(message: string) {
+    super(message, "EPIPE");
+    this.name = "BrokenPipeError";
+  }
+}
+
+/** Another node already listens on the service name. */
+export class AddrInUseError extends XioError {
+  /** Creates an address-in-use error. */
+  constructor(message: string) {
+    super(message, "EADDRINUSE");
+    this.name = "AddrInUseError";
+  }
+}
+
+/** The resource (domain, channel, listener or connection) was closed by this process. */
+export class ClosedError extends XioError {
+  /** Creates a closed-resource error. */
+  constructor(message: string) {
+    super(message, "EBADF");
+    this.name = "ClosedError";
+  }
+}
+
+/** A buffer was used after it was sent or released. */
+export class BufferStateError extends XioError {
+  /** Creates a buffer-state error. */
+  constructor(message: string) {
+    super(message, "EBUFSTATE");
+    this.name = "BufferStateError";
+  }
+}
+
+/** An allocation asked for more than the largest size class holds. */
+export class MessageTooLargeError extends XioError {
+  /** Creates a message-too-large error. */
+  constructor(message: string) {
+    super(message, "EMSGSIZE");
+    this.name = "MessageTooLargeError";
+  }
+}
+
+/** A descriptor read from shared memory failed validation; the channel is closed. */
+export class CorruptDescriptorError extends XioError {
+  /** Creates a corrupt-descriptor error. */
+  constructor(message: string) {
+    super(message, "EBADMSG");
+    this.name = "CorruptDescriptorError";
+  }
+}
+
+/** The domain has no free slot of some kind (nodes, services or channels). */
+export class CapacityError extends XioError {
+  /** Creates a capacity error. */
+  constructor(message: string) {
+    super(message, "ENOSPC");
+    this.name = "CapacityError";
+  }
+}

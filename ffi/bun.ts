@@ -1,0 +1,84 @@
+/**
+ * The Bun loader: builds `bun:ffi` definitions from the neutral symbol table. Handles and
+ * pointers are numbers here.
+ *
+ * @module
+ */
+
+// @ts-types="bun-types"
+import { dlopen, FFIType, JSCallback, toArrayBuffer } from "bun:ffi";
+import { existsSync } from "node:fs";
+import process from "node:process";
+import {
+  type NativeSymbols,
+  type NativeType,
+  type Pointer,
+  type Runtime,
+  symbols,
+  type WatchCallback,
+} from "./symbols.ts";
+
+function bunType(type: NativeType): FFIType {
+  switch (type) {
+    case "handle":
+    case "pointer":
+    case "bytes":
+      return FFIType.ptr;
+    case "callback":
+      return FFIType.function;
+    case "u32":
+      return FFIType.u32;
+    case "i32":
+      return FFIType.i32;
+    case "f64":
+      return FFIType.f64;
+    case "void":
+      return FFIType.void;
+  }
+}
+
+function definitions() {
+  const out: Record<string, { args: FFIType[]; returns: FFIType }> = {};
+  for (const [name, fn] of Object.entries(symbols)) {
+    out[name] = { args: fn.parameters.map(bunType), returns: bunType(fn.result) };
+  }
+  return out;
+}
+
+/** The Bun implementation of {@linkcode Runtime}. */
+export const runtime: Runtime = {
+  name: "bun",
+  open(path: string): NativeSymbols {
+    return dlopen(path, definitions()).symbols as unknown as NativeSymbols;
+  },
+  arrayBuffer(pointer: Pointer, length: number): ArrayBuffer {
+    return toArrayBuffer(pointer as unknown as number, 0, length) as ArrayBuffer;
+  },
+  watchCallback(onEvents: (mask: number) => void): WatchCallback {
+    const callback = new JSCallback(onEvents, {
+      args: [FFIType.u32],
+      returns: FFIType.void,
+      threadsafe: true,
+    });
+    // Bun's thread-safe callbacks do not keep the event loop alive, so an idle timer does that
+    // while JS waits for one.
+    let refs = 0;
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    keepAlive.unref();
+    return {
+      pointer: callback.ptr as unknown as Pointer,
+      ref() {
+        if (refs++ === 0) keepAlive.ref();
+      },
+      unref() {
+        if (--refs === 0) keepAlive.unref();
+      },
+    };
+  },
+  env(name: string): string | undefined {
+    return process.env[name];
+  },
+  exists(path: string): boolean {
+    return existsSync(path);
+  },
+};

@@ -1,0 +1,78 @@
+/**
+ * The Deno loader: builds `Deno.dlopen` definitions from the neutral symbol table. Handles and
+ * pointers are Deno pointer objects here.
+ *
+ * @module
+ */
+
+import {
+  type NativeSymbols,
+  type NativeType,
+  type Pointer,
+  type Runtime,
+  symbols,
+  type WatchCallback,
+} from "./symbols.ts";
+
+function denoType(type: NativeType): Deno.NativeResultType {
+  switch (type) {
+    case "handle":
+    case "pointer":
+    case "callback":
+      return "pointer";
+    case "bytes":
+      return "buffer";
+    default:
+      return type;
+  }
+}
+
+function definitions(): Deno.ForeignLibraryInterface {
+  const out: Record<string, Deno.ForeignFunction> = {};
+  for (const [name, fn] of Object.entries(symbols)) {
+    out[name] = {
+      parameters: fn.parameters.map(denoType) as Deno.NativeType[],
+      result: denoType(fn.result),
+    };
+  }
+  return out;
+}
+
+/** The Deno implementation of {@linkcode Runtime}. */
+export const runtime: Runtime = {
+  name: "deno",
+  open(path: string): NativeSymbols {
+    return Deno.dlopen(path, definitions()).symbols as unknown as NativeSymbols;
+  },
+  arrayBuffer(pointer: Pointer, length: number): ArrayBuffer {
+    return Deno.UnsafePointerView.getArrayBuffer(pointer as unknown as Deno.PointerObject, length);
+  },
+  watchCallback(onEvents: (mask: number) => void): WatchCallback {
+    const callback = Deno.UnsafeCallback.threadSafe(
+      { parameters: ["u32"], result: "void" } as const,
+      onEvents,
+    );
+    // A thread-safe callback starts referenced; we only want it to hold the process open while
+    // something waits on it.
+    callback.unref();
+    return {
+      pointer: callback.pointer as unknown as Pointer,
+      ref: () => void callback.ref(),
+      unref: () => void callback.unref(),
+    };
+  },
+  env(name: string): string | undefined {
+    try {
+      return Deno.env.get(name);
+    } catch {
+      return undefined;
+    }
+  },
+  exists(path: string): boolean {
+    try {
+      return Deno.statSync(path).isFile;
+    } catch {
+      return false;
+    }
+  },
+};

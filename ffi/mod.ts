@@ -1,0 +1,71 @@
+/**
+ * Finds and loads libxio for the runtime we run on. This is the only module that knows which
+ * runtime that is; everything else uses {@linkcode native}, {@linkcode runtime} and the neutral
+ * types from `symbols.ts`.
+ *
+ * The library is found in this order:
+ * 1. the path in the `XIO_LIB` environment variable;
+ * 2. the build output, `zig/zig-out/lib/libxio.so` next to this package;
+ * 3. otherwise a {@linkcode LibraryNotFoundError} says how to build it.
+ *
+ * @module
+ */
+
+import type { NativeSymbols, Runtime } from "./symbols.ts";
+
+export type { Bytes, Handle, NativeSymbols, Pointer, Runtime, WatchCallback } from "./symbols.ts";
+export { BATCH_MAX, EVENTS_MAX, Flag, IO_WORDS, Opt, Stat, Status } from "./symbols.ts";
+
+/** Thrown when libxio cannot be found or loaded. */
+export class LibraryNotFoundError extends Error {
+  /** A short machine-readable code. */
+  readonly code = "ENOLIB";
+
+  /** Creates the error; `options.cause` carries the loader's own error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "LibraryNotFoundError";
+  }
+}
+
+// Importing the loader module is not loading the library: that waits for the first call to
+// `native()`. The specifier is computed so that Deno does not try to resolve `bun:ffi`.
+const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
+const loaderPath = isBun ? "./bun.ts" : "./deno.ts";
+
+/** The loader of the runtime we run on. */
+export const runtime: Runtime = (await import(loaderPath)).runtime;
+
+let loaded: NativeSymbols | undefined;
+let loadedPath: string | undefined;
+
+function buildOutput(): string | undefined {
+  const url = new URL("../zig/zig-out/lib/libxio.so", import.meta.url);
+  return url.protocol === "file:" ? decodeURIComponent(url.pathname) : undefined;
+}
+
+/** Where the library was loaded from, once it has been. */
+export function libraryPath(): string | undefined {
+  return loadedPath;
+}
+
+/** The library's symbols, loading it on first use. */
+export function native(): NativeSymbols {
+  if (loaded !== undefined) return loaded;
+  const fromEnv = runtime.env("XIO_LIB");
+  const built = buildOutput();
+  const path = fromEnv !== undefined && fromEnv !== "" ? fromEnv : built;
+  if (path === undefined || (fromEnv === undefined && !runtime.exists(path))) {
+    throw new LibraryNotFoundError(
+      `Cannot find libxio: set XIO_LIB to its path, or build it with "deno task build" ` +
+        `(looked for ${built ?? "a local build, but this module is not a local file"})`,
+    );
+  }
+  try {
+    loaded = runtime.open(path);
+  } catch (cause) {
+    throw new LibraryNotFoundError(`Cannot load libxio from "${path}": ${cause}`, { cause });
+  }
+  loadedPath = path;
+  return loaded;
+}

@@ -1,0 +1,28 @@
+/**
+ * @xio/core: Deno and Bun services on one machine talk over shared memory instead of the
+ * kernel's network stack.
+ *
+ * - The zero-copy layer ({@linkcode Domain}, {@linkcode Channel}, {@linkcode SharedBuffer}) moves
+ *   ownership of shared buffers between processes.
+ *
+ * @example
+ * ```ts
+ * import { Domain } from "@xio/core";
+ *
+ * using domain = Domain.open({ name: "mod-example" });
+ * using listener = domain.listen("orders");
+ * const channel = await domain.connect("orders");
+ * const incoming = await listener.accept();
+ * const buf = await channel.alloc(3);
+ * buf.bytes.set([1, 2, 3]);
+ * await channel.send(buf);
+ * const msg = await incoming.recv();
+ * console.log(msg?.bytes); // Uint8Array(3) [ 1, 2, 3 ]
+ * msg?.release();
+ * ```
+ *
+ * @module
+ */
+
+export * from "./errors.ts";
+export * from "./zero_copy.ts";

@@ -1,0 +1,1011 @@
+/**
+ * The zero-copy layer: domains, channels and shared buffers.
+ *
+ * A {@linkcode Domain} is a shared-memory file that cooperating processes map. A process listens
+ * on a service name or connects to one and gets a {@linkcode Channel}: two lock-free rings, one
+ * per direction, that carry buffer descriptors. A {@linkcode SharedBuffer} is a block of the
+ * domain's memory; sending it moves ownership to the peer and copies no bytes, and forwarding a
+ * received buffer to another channel copies nothing either.
+ *
+ * @example A round trip inside one process
+ * ```ts
+ * import { Domain } from "@xio/core";
+ *
+ * using domain = Domain.open({ name: "zero-copy-example" });
+ * using listener = domain.listen("echo");
+ * const client = await domain.connect("echo");
+ * const server = await listener.accept();
+ *
+ * const buf = await client.alloc(5);
+ * buf.bytes.set(new TextEncoder().encode("hello"));
+ * await client.send(buf); // ownership moves; `buf` is no longer usable here
+ *
+ * const msg = await server.recv();
+ * console.log(new TextDecoder().decode(msg!.bytes)); // "hello"
+ * msg!.release();
+ * ```
+ *
+ * @module
+ */
+
+import {
+  BATCH_MAX,
+  EVENTS_MAX,
+  Flag,
+  type Handle,
+  IO_WORDS,
+  native,
+  type NativeSymbols,
+  Opt,
+  runtime,
+  Stat,
+  Status,
+  type WatchCallback,
+} from "./ffi/mod.ts";
+import {
+  AddrInUseError,
+  BrokenPipeError,
+  BufferStateError,
+  CapacityError,
+  ClosedError,
+  ConnectionRefusedError,
+  ConnectionResetError,
+  CorruptDescriptorError,
+  DomainError,
+  InvalidNameError,
+  MessageTooLargeError,
+  XioError,
+} from "./errors.ts";
+
+/**
+ * How a waiting receiver learns that data arrived:
+ * - `"event"` parks at once and is woken through the futex doorbell (no CPU while idle);
+ * - `"adaptive"` busy-polls for a short window (`spinMicros`, 50 µs by default) before parking;
+ * - `"spin"` busy-polls for up to a millisecond per wait, for dedicated cores.
+ */
+export type PollMode = "event" | "adaptive" | "spin";
+
+/** Where the domain's memory lives. */
+export type Backing = "hugetlbfs" | "shm-thp" | "shm" | "file";
+
+/** One buffer size class of a domain. */
+export interface SizeClass {
+  /** Bytes per buffer: a multiple of 64, strictly larger than the previous class. */
+  size: number;
+  /** How many buffers of this size. */
+  count: number;
+}
+
+/** Options of {@linkcode Domain.open}. The sizes apply only when this call creates the domain. */
+export interface DomainOptions {
+  /** The domain name: 1-64 characters of `A-Z a-z 0-9 . _ - :`, no `..`, no leading `.`. */
+  name: string;
+  /** The directory of the domain file. By default: hugetlbfs mounts, then /dev/shm, then /tmp. */
+  dir?: string;
+  /** Create the domain if it does not exist (default `true`). */
+  create?: boolean;
+  /**
+   * Huge pages: `"auto"` (default) uses a hugetlbfs mount with enough free pages and falls back
+   * to /dev/shm; `"require"` fails instead of falling back; `"never"` skips them.
+   */
+  hugepages?: "auto" | "require" | "never";
+  /** The file mode of a created domain (default `0o600`: owner only). */
+  mode?: number;
+  /** The default poll mode of channels opened through this handle (default `"event"`). */
+  poll?: PollMode;
+  /** The busy-poll window of `"adaptive"` channels, in microseconds (default 50). */
+  spinMicros?: number;
+  /** How long the watcher thread polls before it parks, in microseconds (default 50). */
+  watcherSpinMicros?: number;
+  /** Maximum attached processes (default 64, at most 256). */
+  nodes?: number;
+  /** Maximum services (default 128). */
+  services?: number;
+  /** Maximum channels: a multiple of 64, at most 4096 (default 1024). */
+  channels?: number;
+  /** Descriptors per ring: a power of two (default 256). */
+  ringCapacity?: number;
+  /** Up to four size classes, ascending (default 4096 x 2 KiB, 256 x 64 KiB, 16 x 1 MiB). */
+  classes?: SizeClass[];
+}
+
+/** Per-class buffer counts in {@linkcode DomainStats}. */
+export interface ClassStats {
+  /** Bytes per buffer. */
+  size: number;
+  /** Buffers in the class. */
+  total: number;
+  /** Buffers free right now. */
+  free: number;
+  /** Allocations since the domain was created. */
+  allocations: number;
+}
+
+/** A snapshot of a domain, from {@linkcode Domain.stats}. */
+export interface DomainStats {
+  /** The domain name. */
+  name: string;
+  /** Where its memory lives. */
+  backing: Backing;
+  /** The size of the mapping in bytes. */
+  size: number;
+  /** This process's node index. */
+  node: number;
+  /** Attached processes. */
+  nodes: { active: number; max: number };
+  /** Channel slots. */
+  channels: { open: number; max: number; opened: number };
+  /** Registered services. */
+  services: { active: number; max: number };
+  /** Buffers, per size class. */
+  classes: ClassStats[];
+  /** Descriptors that failed validation since the domain was created. */
+  corruptDescriptors: number;
+  /** Dead processes whose resources were reclaimed. */
+  reclaimedNodes: number;
+}
+
+const BACKINGS: Record<number, Backing> = { 1: "hugetlbfs", 2: "shm-thp", 3: "shm", 4: "file" };
+const NAME = /^(?!\.)(?!.*\.\.)[A-Za-z0-9._:-]{1,64}$/;
+const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+const SIDE_CLIENT = 0;
+const SIDE_SERVER = 1;
+
+function checkName(kind: string, name: string): Uint8Array {
+  if (typeof name !== "string" || !NAME.test(name)) {
+    throw new InvalidNameError(
+      `Invalid ${kind} name ${JSON.stringify(name)}: use 1-64 characters of A-Z a-z 0-9 . _ - :, ` +
+        `with no ".." and no leading "."`,
+    );
+  }
+  return encoder.encode(name);
+}
+
+// The watcher thread is per process, and so is its callback: it is created once, never closed,
+// and dispatches to the domains by their watch token.
+const watched: (Core | undefined)[] = [];
+let watchCallback: WatchCallback | undefined;
+
+function onWatcherEvents(mask: number): void {
+  try {
+    for (let token = 0; mask !== 0; token++, mask >>>= 1) {
+      if ((mask & 1) !== 0) watched[token]?.drain();
+    }
+  } finally {
+    // Always acknowledge, even for a domain closed meanwhile, or the watcher would wait forever.
+    native().xio_ack();
+  }
+}
+
+type Waiter = () => void;
+
+/** Per-domain state shared by the public classes of this module. Not exported. */
+class Core {
+  readonly sym: NativeSymbols;
+  readonly handle: Handle;
+  readonly name: string;
+  readonly io: Uint32Array;
+  readonly events: Uint32Array;
+  readonly memory: ArrayBuffer;
+  readonly stats = new Float64Array(Stat.words);
+  readonly classSize: number[] = [];
+  readonly classOffset: number[] = [];
+  readonly buffers: (SharedBuffer | undefined)[][] = [];
+  readonly clients: (Channel | undefined)[];
+  readonly servers: (Channel | undefined)[];
+  readonly listeners: (Listener | undefined)[];
+  readonly poll: PollMode;
+  readonly spinMs: number;
+  readonly token: number;
+  allocWaiters: Waiter[] = [];
+  closed = false;
+
+  constructor(sym: NativeSymbols, handle: Handle, options: DomainOptions) {
+    this.sym = sym;
+    this.handle = handle;
+    this.name = options.name;
+    this.poll = options.poll ?? "event";
+    this.spinMs = (options.spinMicros ?? 50) / 1000;
+    this.io = new Uint32Array(runtime.arrayBuffer(sym.xio_io(handle), IO_WORDS * 4));
+    this.events = new Uint32Array(runtime.arrayBuffer(sym.xio_events(handle), EVENTS_MAX * 4));
+    sym.xio_stats(handle, this.stats, Stat.words);
+    const s = this.stats;
+    this.memory = runtime.arrayBuffer(sym.xio_base(handle), s[Stat.size]);
+    for (let c = 0; c < s[Stat.classCount]; c++) {
+      this.classSize.push(s[Stat.class + Stat.classStride * c]);
+      this.classOffset.push(s[Stat.class + Stat.classStride * c + 4]);
+      this.buffers.push([]);
+    }
+    this.clients = new Array(s[Stat.channelMax]);
+    this.servers = new Array(s[Stat.channelMax]);
+    this.listeners = new Array(s[Stat.serviceMax]);
+    watchCallback ??= runtime.watchCallback(onWatcherEvents);
+    const spinNs = Math.max(0, Math.round((options.watcherSpinMicros ?? 50) * 1000));
+    this.token = sym.xio_watch(handle, watchCallback.pointer, spinNs);
+    if (this.token < 0) {
+      sym.xio_close(handle);
+      throw new CapacityError(`Cannot watch domain "${this.name}": one process can open 32 at most`);
+    }
+    watched[this.token] = this;
+  }
+
+  /** The cached object of buffer `id`, marked as owned with `length` bytes. */
+  adopt(id: number, length: number): SharedBuffer {
+    const cls = id >>> 24;
+    const index = id & 0xffffff;
+    const list = this.buffers[cls];
+    let buffer = list[index];
+    if (buffer === undefined) {
+      const size = this.classSize[cls];
+      buffer = createBuffer(this, id, this.classOffset[cls] + index * size, size);
+      list[index] = buffer;
+    }
+    own(buffer, length);
+    return buffer;
+  }
+
+  tryAlloc(size: number): SharedBuffer | undefined {
+    this.assertOpen();
+    const id = this.sym.xio_alloc(this.handle, size);
+    if (id >= 0) return this.adopt(id, size);
+    if (id === Status.wouldBlock) return undefined;
+    throw this.allocError(id, size);
+  }
+
+  async alloc(size: number): Promise<SharedBuffer> {
+    for (;;) {
+      const buffer = this.tryAlloc(size);
+      if (buffer !== undefined) return buffer;
+      // Register first, then try again: a release between the two is not missed.
+      this.sym.xio_arm_alloc(this.handle, size);
+      const again = this.tryAlloc(size);
+      if (again !== undefined) return again;
+      await this.wait(this.allocWaiters);
+    }
+  }
+
+  allocError(code: number, size: number): Error {
+    if (code === Status.tooBig) {
+      const largest = this.classSize[this.classSize.length - 1];
+      return new MessageTooLargeError(
+        `Cannot allocate ${size} bytes: the largest buffer class of domain "${this.name}" holds ${largest}`,
+      );
+    }
+    return new XioError(`Cannot allocate ${size} bytes: status ${code}`, "EIO");
+  }
+
+  release(buffer: SharedBuffer): void {
+    const code = this.sym.xio_release(this.handle, buffer.id);
+    disown(buffer);
+    if (code !== 0) throw new BufferStateError(`Buffer ${buffer.id} was not held by this process`);
+  }
+
+  /** Parks until `list` is woken. Holds the process open meanwhile, as a pending read would. */
+  wait(list: Waiter[]): Promise<void> {
+    this.assertOpen();
+    return new Promise((resolve) => {
+      watchCallback!.ref();
+      list.push(() => {
+        watchCallback!.unref();
+        resolve();
+      });
+    });
+  }
+
+  /** Runs on the watcher callback (or when polling): routes every pending event. */
+  drain(): void {
+    if (this.closed) return;
+    for (;;) {
+      const count = this.sym.xio_take_events(this.handle);
+      if (this.io[1] !== 0) wakeAll(this, "allocWaiters");
+      if (count <= 0) return;
+      for (let i = 0; i < count; i++) {
+        const index = this.events[i];
+        const client = this.clients[index];
+        if (client !== undefined) wakeChannel(client);
+        const server = this.servers[index];
+        if (server !== undefined) wakeChannel(server);
+        else this.accept(index);
+      }
+    }
+  }
+
+  accept(index: number): void {
+    const service = this.sym.xio_accept(this.handle, index);
+    if (service < 0) return;
+    const listener = this.listeners[service];
+    if (listener === undefined) {
+      this.sym.xio_chan_close(this.handle, index, SIDE_SERVER);
+      return;
+    }
+    const channel = createChannel(
+      this,
+      index,
+      SIDE_SERVER,
+      listenerService(listener),
+      listenerPoll(listener),
+    );
+    this.servers[index] = channel;
+    listenerPush(listener, channel);
+  }
+
+  assertOpen(): void {
+    if (this.closed) throw new ClosedError(`Domain "${this.name}" is closed`);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    for (const listener of this.listeners) listener?.close();
+    for (const channel of this.clients) channel?.close();
+    for (const channel of this.servers) channel?.close();
+    this.closed = true;
+    watched[this.token] = undefined;
+    wakeAll(this, "allocWaiters");
+    for (const list of this.buffers) for (const buffer of list) if (buffer) disown(buffer);
+    this.sym.xio_close(this.handle);
+  }
+}
+
+function wakeAll(core: Core, key: "allocWaiters"): void {
+  const list = core[key];
+  if (list.length === 0) return;
+  core[key] = [];
+  for (const wake of list) wake();
+}
+
+let own: (buffer: SharedBuffer, length: number) => void;
+let disown: (buffer: SharedBuffer) => void;
+let createBuffer: (core: Core, id: number, offset: number, capacity: number) => SharedBuffer;
+let coreOf: (buffer: SharedBuffer) => Core;
+
+/**
+ * A fixed-size block of a domain's shared memory. You get one from `alloc` or `recv`; while you
+ * hold it, {@linkcode SharedBuffer.bytes} views its first {@linkcode SharedBuffer.length} bytes
+ * in place. Sending it, or calling {@linkcode SharedBuffer.release}, gives it up: any later use
+ * throws {@linkcode BufferStateError}.
+ *
+ * Buffer objects are pooled (one per slot of shared memory), so the hot path allocates no JS
+ * objects. A reference kept after giving a buffer up may come back to life if this process is
+ * handed the same slot again; do not keep such references.
+ */
+export class SharedBuffer {
+  /** The buffer's id in its domain: size class in the top 8 bits, index below. */
+  readonly id: number;
+  /** The buffer's size in bytes. */
+  readonly capacity: number;
+  /** The buffer's byte offset in the domain mapping: the same in every process. */
+  readonly offset: number;
+  #core: Core;
+  #full: Uint8Array;
+  #view: Uint8Array;
+  #length = 0;
+  #owned = false;
+
+  static {
+    own = (buffer, length) => {
+      buffer.#owned = true;
+      buffer.#length = length;
+    };
+    disown = (buffer) => {
+      buffer.#owned = false;
+    };
+    createBuffer = (core, id, offset, capacity) => new SharedBuffer(core, id, offset, capacity);
+    coreOf = (buffer) => buffer.#core;
+  }
+
+  private constructor(core: Core, id: number, offset: number, capacity: number) {
+    this.#core = core;
+    this.id = id;
+    this.offset = offset;
+    this.capacity = capacity;
+    this.#full = new Uint8Array(core.memory, offset, capacity);
+    this.#view = this.#full;
+  }
+
+  /** Whether this process holds the buffer. */
+  get owned(): boolean {
+    return this.#owned;
+  }
+
+  /** The message length: what `bytes` shows and what `send` sends. At most `capacity`. */
+  get length(): number {
+    this.#check();
+    return this.#length;
+  }
+
+  set length(value: number) {
+    this.#check();
+    if (!Number.isInteger(value) || value < 0 || value > this.capacity) {
+      throw new RangeError(`Buffer length must be an integer from 0 to ${this.capacity}, got ${value}`);
+    }
+    this.#length = value;
+  }
+
+  /** The message bytes, in shared memory. Writes go straight to the buffer. */
+  get bytes(): Uint8Array {
+    this.#check();
+    if (this.#view.length !== this.#length) this.#view = this.#full.subarray(0, this.#length);
+    return this.#view;
+  }
+
+  /** Gives the buffer back to its pool. */
+  release(): void {
+    this.#check();
+    this.#core.release(this);
+  }
+
+  #check(): void {
+    if (!this.#owned) {
+      throw new BufferStateError(`Buffer ${this.id} was sent or released and can no longer be used`);
+    }
+  }
+}
+
+let createChannel: (core: Core, index: number, side: number, service: string, poll: PollMode) => Channel;
+let wakeChannel: (channel: Channel) => void;
+
+/**
+ * One end of a connection: a pair of lock-free rings in shared memory. Messages are
+ * {@linkcode SharedBuffer}s; sending moves ownership, so nothing is copied. A channel is an
+ * async iterable of the messages it receives.
+ *
+ * Non-blocking calls (`tryRecv`, `trySend`, `tryAlloc` and their bulk forms) never allocate JS
+ * objects; use them for the hot path. The async forms wait with backpressure.
+ */
+export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
+  /** The service this channel connects to. */
+  readonly service: string;
+  /** `"client"` for the side that connected, `"server"` for the side that accepted. */
+  readonly side: "client" | "server";
+  /** How a waiting receiver learns that data arrived. */
+  readonly poll: PollMode;
+  /** The channel slot index in the domain (the same on both sides). */
+  readonly index: number;
+  #core: Core;
+  #side: number;
+  #waiters: Waiter[] = [];
+  #closed = false;
+  #spinMs: number;
+
+  static {
+    createChannel = (core, index, side, service, poll) => new Channel(core, index, side, service, poll);
+    wakeChannel = (channel) => {
+      const list = channel.#waiters;
+      if (list.length === 0) return;
+      channel.#waiters = [];
+      for (const wake of list) wake();
+    };
+  }
+
+  private constructor(core: Core, index: number, side: number, service: string, poll: PollMode) {
+    this.#core = core;
+    this.index = index;
+    this.#side = side;
+    this.side = side === SIDE_CLIENT ? "client" : "server";
+    this.service = service;
+    this.poll = poll;
+    this.#spinMs = poll === "spin" ? 1 : poll === "adaptive" ? core.spinMs : 0;
+  }
+
+  /** Whether `close()` was called (or the domain closed). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Allocates a buffer of `size` bytes, waiting while the pool is empty. */
+  alloc(size: number): Promise<SharedBuffer> {
+    return this.#core.alloc(size);
+  }
+
+  /** Allocates a buffer of `size` bytes, or returns `undefined` if the pool is empty. */
+  tryAlloc(size: number): SharedBuffer | undefined {
+    return this.#core.tryAlloc(size);
+  }
+
+  /**
+   * Allocates up to `count` buffers of `size` bytes into `out` without waiting. Returns how many
+   * it allocated (0 when the pool is empty).
+   */
+  tryAllocMany(size: number, out: SharedBuffer[], count: number = out.length): number {
+    const core = this.#core;
+    core.assertOpen();
+    let done = 0;
+    while (done < count) {
+      const n = core.sym.xio_alloc_many(core.handle, size, Math.min(count - done, BATCH_MAX));
+      if (n === Status.wouldBlock) break;
+      if (n < 0) throw core.allocError(n, size);
+      for (let i = 0; i < n; i++) out[done + i] = core.adopt(core.io[2 + 2 * i], size);
+      done += n;
+    }
+    return done;
+  }
+
+  /**
+   * Sends `buffer` to the peer, waiting while the ring is full. The buffer is no longer usable
+   * afterwards. Sending a buffer received on another channel forwards it without a copy.
+   */
+  async send(buffer: SharedBuffer): Promise<void> {
+    while (!this.trySend(buffer)) await this.#wait(false);
+  }
+
+  /** Sends `buffer` if the ring has room; returns false (keeping the buffer) if it is full. */
+  trySend(buffer: SharedBuffer): boolean {
+    const core = this.#core;
+    this.#checkSendable(buffer);
+    const code = core.sym.xio_send(core.handle, this.index, this.#side, buffer.id, buffer.length);
+    if (code === 0) {
+      disown(buffer);
+      return true;
+    }
+    if (code === Status.wouldBlock) return false;
+    throw this.#error(code);
+  }
+
+  /**
+   * Sends `buffers[0..count)` as far as the ring has room, with one native call per 256. Returns
+   * how many were sent; those are no longer usable.
+   */
+  trySendMany(buffers: readonly SharedBuffer[], count: number = buffers.length): number {
+    const core = this.#core;
+    const io = core.io;
+    let done = 0;
+    while (done < count) {
+      const n = Math.min(count - done, BATCH_MAX);
+      for (let i = 0; i < n; i++) {
+        const buffer = buffers[done + i];
+        this.#checkSendable(buffer);
+        io[2 + 2 * i] = buffer.id;
+        io[3 + 2 * i] = buffer.length;
+      }
+      const sent = core.sym.xio_send_many(core.handle, this.index, this.#side, n);
+      if (sent === Status.wouldBlock) break;
+      if (sent < 0) throw this.#error(sent);
+      for (let i = 0; i < sent; i++) disown(buffers[done + i]);
+      done += sent;
+      if (sent < n) break;
+    }
+    return done;
+  }
+
+  /**
+   * Receives the next message, waiting for one. Resolves to `null` once the peer has closed its
+   * sending side and every message before that was received.
+   */
+  async recv(): Promise<SharedBuffer | null> {
+    let message = this.tryRecv();
+    if (message !== undefined) return message;
+    if (this.#spinMs > 0) {
+      message = this.#spin();
+      if (message !== undefined) return message;
+    }
+    for (;;) {
+      await this.#wait(true);
+      message = this.tryRecv();
+      if (message !== undefined) return message;
+    }
+  }
+
+  /**
+   * Receives a message if one is ready: a buffer, `undefined` if none is ready yet, or `null`
+   * once the peer has closed its sending side and everything was received.
+   */
+  tryRecv(): SharedBuffer | null | undefined {
+    const core = this.#core;
+    if (this.#closed) throw this.#closedError();
+    const id = core.sym.xio_recv(core.handle, this.index, this.#side);
+    if (id >= 0) return core.adopt(id, core.io[0]);
+    if (id === Status.wouldBlock) return undefined;
+    if (id === Status.closed) return null;
+    throw this.#error(id);
+  }
+
+  /**
+   * Receives up to `max` ready messages into `out` without waiting. Returns how many (0 if none
+   * is ready), or `null` once the peer has closed its sending side and everything was received.
+   */
+  tryRecvMany(out: SharedBuffer[], max: number = out.length): number | null {
+    const core = this.#core;
+    if (this.#closed) throw this.#closedError();
+    const io = core.io;
+    let done = 0;
+    while (done < max) {
+      const n = core.sym.xio_recv_many(core.handle, this.index, this.#side, Math.min(max - done, BATCH_MAX));
+      if (n === Status.wouldBlock) break;
+      if (n === Status.closed) return done > 0 ? done : null;
+      if (n < 0) throw this.#error(n);
+      for (let i = 0; i < n; i++) out[done + i] = core.adopt(io[2 + 2 * i], io[3 + 2 * i]);
+      done += n;
+    }
+    return done;
+  }
+
+  /** Gives `buffers[0..count)` back to the pool with one native call per 256. */
+  releaseMany(buffers: readonly SharedBuffer[], count: number = buffers.length): void {
+    const core = this.#core;
+    const io = core.io;
+    for (let done = 0; done < count;) {
+      const n = Math.min(count - done, BATCH_MAX);
+      for (let i = 0; i < n; i++) {
+        const buffer = buffers[done + i];
+        if (!buffer.owned) throw new BufferStateError(`Buffer ${buffer.id} was already sent or released`);
+        io[2 + 2 * i] = buffer.id;
+      }
+      core.sym.xio_release_many(core.handle, n);
+      for (let i = 0; i < n; i++) disown(buffers[done + i]);
+      done += n;
+    }
+  }
+
+  /** Half-closes the channel: the peer receives `null` after the messages already sent. */
+  closeWrite(): void {
+    if (this.#closed) throw this.#closedError();
+    const core = this.#core;
+    core.sym.xio_close_write(core.handle, this.index, this.#side);
+  }
+
+  /**
+   * Closes this side. Messages not yet received are returned to the pool; the peer receives
+   * `null` after the messages already sent. Safe to call twice.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const core = this.#core;
+    core.sym.xio_chan_close(core.handle, this.index, this.#side);
+    const table = this.#side === SIDE_CLIENT ? core.clients : core.servers;
+    if (table[this.index] === this) table[this.index] = undefined;
+    wakeChannel(this);
+  }
+
+  /** Closes the channel. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Yields each received message until the peer closes. Release (or forward) each one. */
+  async *[Symbol.asyncIterator](): AsyncIterator<SharedBuffer> {
+    for (;;) {
+      const message = await this.recv();
+      if (message === null) return;
+      yield message;
+    }
+  }
+
+  #spin(): SharedBuffer | null | undefined {
+    const deadline = performance.now() + this.#spinMs;
+    for (let i = 1;; i++) {
+      const message = this.tryRecv();
+      if (message !== undefined) return message;
+      if ((i & 63) === 0 && performance.now() >= deadline) return undefined;
+    }
+  }
+
+  #wait(receiving: boolean): Promise<void> {
+    const core = this.#core;
+    if (this.#closed) return Promise.reject(this.#closedError());
+    const ready = receiving
+      ? core.sym.xio_arm_recv(core.handle, this.index, this.#side)
+      : core.sym.xio_arm_send(core.handle, this.index, this.#side);
+    // Ready, or an error that the retry will report.
+    if (ready !== 0) return Promise.resolve();
+    return core.wait(this.#waiters);
+  }
+
+  #checkSendable(buffer: SharedBuffer): void {
+    if (this.#closed) throw this.#closedError();
+    if (!buffer.owned) throw new BufferStateError(`Buffer ${buffer.id} was already sent or released`);
+    if (coreOf(buffer) !== this.#core) {
+      throw new BufferStateError(`Buffer ${buffer.id} belongs to another domain handle`);
+    }
+  }
+
+  #closedError(): ClosedError {
+    return new ClosedError(`Channel ${this.index} to "${this.service}" is closed`);
+  }
+
+  #error(code: number): Error {
+    const core = this.#core;
+    const where = `channel ${this.index} to "${this.service}"`;
+    switch (code) {
+      case Status.reset:
+      case Status.corrupt: {
+        const flags = core.sym.xio_flags(core.handle, this.index, this.#side);
+        this.close();
+        if (code === Status.corrupt || (flags >= 0 && (flags & Flag.corrupt) !== 0)) {
+          return new CorruptDescriptorError(
+            `A corrupt descriptor arrived on ${where}; the channel is closed`,
+          );
+        }
+        return new ConnectionResetError(`The peer of ${where} died; the channel is reset`);
+      }
+      case Status.pipe:
+        return new BrokenPipeError(`The peer of ${where} closed it`);
+      case Status.state:
+        return new ClosedError(`Cannot send on ${where}: its sending side was closed with closeWrite()`);
+      case Status.invalid:
+        return new BufferStateError(`The buffer was not held by this process (${where})`);
+      default:
+        return new XioError(`Unexpected status ${code} on ${where}`, "EIO");
+    }
+  }
+}
+
+let listenerPush: (listener: Listener, channel: Channel) => void;
+let listenerService: (listener: Listener) => string;
+let listenerPoll: (listener: Listener) => PollMode;
+let createListener: (core: Core, index: number, service: string, poll: PollMode) => Listener;
+
+/** Accepts the channels that clients open to a service. Iterate it, or call `accept()`. */
+export class Listener implements AsyncIterable<Channel>, Disposable {
+  /** The service name. */
+  readonly service: string;
+  #core: Core;
+  #index: number;
+  #poll: PollMode;
+  #queue: Channel[] = [];
+  #waiters: { resolve: (channel: Channel) => void; reject: (error: Error) => void }[] = [];
+  #closed = false;
+
+  static {
+    listenerPush = (listener, channel) => {
+      const waiter = listener.#waiters.shift();
+      if (waiter !== undefined) waiter.resolve(channel);
+      else listener.#queue.push(channel);
+    };
+    listenerService = (listener) => listener.service;
+    listenerPoll = (listener) => listener.#poll;
+    createListener = (core, index, service, poll) => new Listener(core, index, service, poll);
+  }
+
+  private constructor(core: Core, index: number, service: string, poll: PollMode) {
+    this.#core = core;
+    this.#index = index;
+    this.service = service;
+    this.#poll = poll;
+  }
+
+  /** Waits for the next connection. Rejects with {@linkcode ClosedError} once closed. */
+  accept(): Promise<Channel> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    const queued = this.#queue.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    this.#core.drain();
+    const drained = this.#queue.shift();
+    if (drained !== undefined) return Promise.resolve(drained);
+    return new Promise((resolve, reject) => {
+      watchCallback!.ref();
+      this.#waiters.push({
+        resolve: (channel) => {
+          watchCallback!.unref();
+          resolve(channel);
+        },
+        reject: (error) => {
+          watchCallback!.unref();
+          reject(error);
+        },
+      });
+    });
+  }
+
+  /** Stops listening. Pending `accept()` calls reject; queued connections are closed. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const core = this.#core;
+    core.sym.xio_unlisten(core.handle, this.#index);
+    core.listeners[this.#index] = undefined;
+    for (const channel of this.#queue) channel.close();
+    this.#queue = [];
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.reject(this.#closedError());
+  }
+
+  /** Stops listening. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Yields each accepted channel until the listener is closed. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Channel> {
+    while (!this.#closed) {
+      try {
+        yield await this.accept();
+      } catch (error) {
+        if (error instanceof ClosedError && this.#closed) return;
+        throw error;
+      }
+    }
+  }
+
+  #closedError(): ClosedError {
+    return new ClosedError(`Listener on "${this.service}" is closed`);
+  }
+}
+
+/**
+ * A handle on a shared-memory domain: this process's node in it. Open one per process and
+ * close it when done (or use `using`), so that peers see a clean end of stream.
+ */
+export class Domain implements Disposable {
+  /** The domain name. */
+  readonly name: string;
+  #core: Core;
+
+  private constructor(core: Core) {
+    this.#core = core;
+    this.name = core.name;
+  }
+
+  /**
+   * Creates the domain, or attaches to it if it exists. Throws {@linkcode DomainError} for a
+   * file that is not a domain, is truncated, has another layout version or cannot be created.
+   */
+  static open(options: DomainOptions): Domain {
+    const name = checkName("domain", options.name);
+    const sym = native();
+    const dir = options.dir === undefined ? EMPTY : encoder.encode(options.dir);
+    const words = new Uint32Array(Opt.words);
+    words[Opt.flags] = options.create === false ? 0 : 1;
+    words[Opt.hugepages] = options.hugepages === "require" ? 1 : options.hugepages === "never" ? 2 : 0;
+    words[Opt.mode] = options.mode ?? 0o600;
+    words[Opt.runtime] = runtime.name === "deno" ? 1 : 2;
+    words[Opt.nodeMax] = options.nodes ?? 64;
+    words[Opt.serviceMax] = options.services ?? 128;
+    words[Opt.channelMax] = options.channels ?? 1024;
+    words[Opt.ringCapacity] = options.ringCapacity ?? 256;
+    const classes = options.classes ??
+      [{ size: 2048, count: 4096 }, { size: 65536, count: 256 }, { size: 1 << 20, count: 16 }];
+    if (classes.length < 1 || classes.length > 4) {
+      throw new DomainError(`Cannot open domain "${options.name}": give 1 to 4 size classes`, "EINVAL");
+    }
+    words[Opt.classCount] = classes.length;
+    classes.forEach((c, i) => {
+      words[Opt.classSizes + i] = c.size;
+      words[Opt.classCounts + i] = c.count;
+    });
+    const status = new Int32Array(2);
+    const handle = sym.xio_open(name, name.length, dir, dir.length, words, status);
+    if (!handle) throw openError(options.name, status[0], status[1]);
+    return new Domain(new Core(sym, handle, options));
+  }
+
+  /** Registers `service` and returns its listener. Throws {@linkcode AddrInUseError} if taken. */
+  listen(service: string, options: { poll?: PollMode } = {}): Listener {
+    const core = this.#core;
+    core.assertOpen();
+    const name = checkName("service", service);
+    const index = core.sym.xio_listen(core.handle, name, name.length);
+    if (index === Status.inUse) throw new AddrInUseError(`Service "${service}" already has a listener`);
+    if (index === Status.full) throw new CapacityError(`Domain "${this.name}" has no free service slot`);
+    if (index < 0) throw new XioError(`Cannot listen on "${service}": status ${index}`, "EIO");
+    const listener = createListener(core, index, service, options.poll ?? core.poll);
+    core.listeners[index] = listener;
+    return listener;
+  }
+
+  /**
+   * Opens a channel to `service`. Rejects at once with {@linkcode ConnectionRefusedError} if
+   * nobody listens on it.
+   */
+  connect(service: string, options: { poll?: PollMode } = {}): Promise<Channel> {
+    try {
+      return Promise.resolve(this.connectSync(service, options));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Like {@linkcode Domain.connect}, but returns the channel directly. */
+  connectSync(service: string, options: { poll?: PollMode } = {}): Channel {
+    const core = this.#core;
+    core.assertOpen();
+    const name = checkName("service", service);
+    const index = core.sym.xio_connect(core.handle, name, name.length);
+    if (index === Status.refused) throw new ConnectionRefusedError(`Nobody listens on "${service}"`);
+    if (index === Status.full) throw new CapacityError(`Domain "${this.name}" has no free channel slot`);
+    if (index < 0) throw new XioError(`Cannot connect to "${service}": status ${index}`, "EIO");
+    const channel = createChannel(core, index, SIDE_CLIENT, service, options.poll ?? core.poll);
+    core.clients[index] = channel;
+    return channel;
+  }
+
+  /** Allocates a buffer of `size` bytes, waiting while its pool is empty. */
+  alloc(size: number): Promise<SharedBuffer> {
+    return this.#core.alloc(size);
+  }
+
+  /** Allocates a buffer of `size` bytes, or returns `undefined` if its pool is empty. */
+  tryAlloc(size: number): SharedBuffer | undefined {
+    return this.#core.tryAlloc(size);
+  }
+
+  /** Checks the other processes now and reclaims what dead ones held. Returns how many died. */
+  reclaimDead(): number {
+    const core = this.#core;
+    core.assertOpen();
+    const reclaimed = core.sym.xio_probe(core.handle);
+    core.drain();
+    return reclaimed;
+  }
+
+  /** A snapshot of the domain: backing store, buffers free per class, nodes, channels. */
+  stats(): DomainStats {
+    const core = this.#core;
+    core.assertOpen();
+    const s = core.stats;
+    core.sym.xio_stats(core.handle, s, Stat.words);
+    const classes: ClassStats[] = [];
+    for (let c = 0; c < s[Stat.classCount]; c++) {
+      const at = Stat.class + Stat.classStride * c;
+      classes.push({ size: s[at], total: s[at + 1], free: s[at + 2], allocations: s[at + 3] });
+    }
+    return {
+      name: this.name,
+      backing: BACKINGS[s[Stat.backing]] ?? "file",
+      size: s[Stat.size],
+      node: s[Stat.node],
+      nodes: { active: s[Stat.nodes], max: s[Stat.nodeMax] },
+      channels: { open: s[Stat.channels], max: s[Stat.channelMax], opened: s[Stat.channelsOpened] },
+      services: { active: s[Stat.services], max: s[Stat.serviceMax] },
+      classes,
+      corruptDescriptors: s[Stat.corrupt],
+      reclaimedNodes: s[Stat.reclaimed],
+    };
+  }
+
+  /** Whether the domain handle is closed. */
+  get closed(): boolean {
+    return this.#core.closed;
+  }
+
+  /**
+   * Leaves the domain: closes this process's channels and listeners (peers see end of stream)
+   * and returns its buffers. The last process to leave removes the file. Safe to call twice.
+   */
+  close(): void {
+    this.#core.close();
+  }
+
+  /** Closes the domain. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function openError(name: string, code: number, detail: number): Error {
+  const what = `Cannot open domain "${name}"`;
+  switch (code) {
+    case Status.invalidName:
+      return new InvalidNameError(`${what}: invalid name`);
+    case Status.notDomain:
+      return new DomainError(`${what}: the file exists but is not an xio domain`, "ENOTDOMAIN");
+    case Status.version:
+      return new DomainError(`${what}: layout version 1 expected, found ${detail}`, "EVERSION");
+    case Status.truncated:
+      return new DomainError(`${what}: the file is truncated`, "ETRUNCATED");
+    case Status.layout:
+      return new DomainError(`${what}: the header describes an impossible layout`, "ELAYOUT");
+    case Status.notFound:
+      return new DomainError(`${what}: it does not exist`, "ENOENT");
+    case Status.invalidConfig:
+      return new DomainError(
+        `${what}: invalid sizes (channels must be a multiple of 64 up to 4096, ring capacity a ` +
+          `power of two, classes ascending multiples of 64)`,
+        "EINVAL",
+      );
+    case Status.noSpace:
+      return new DomainError(`${what}: not enough shared memory for it`, "ENOSPC");
+    case Status.permission:
+      return new DomainError(`${what}: permission denied`, "EACCES");
+    case Status.full:
+      return new CapacityError(`${what}: all node slots are taken`);
+    case Status.hugepagesUnavailable:
+      return new DomainError(`${what}: huge pages were required but none are available`, "ENOHUGEPAGES");
+    case Status.busy:
+      return new DomainError(`${what}: the domain file is busy`, "EBUSY");
+    default:
+      return new DomainError(`${what}: status ${code}`, "EIO");
+  }
+}
