@@ -214,6 +214,11 @@ pub fn getpid() u32 {
     return @intCast(linux.getpid());
 }
 
+/// Gives the core to another runnable thread, if any, and returns at once otherwise.
+pub fn yield() void {
+    _ = linux.sched_yield();
+}
+
 pub fn spinHint() void {
     std.atomic.spinLoopHint();
 }

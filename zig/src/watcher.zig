@@ -18,6 +18,8 @@ const Domain = @import("domain.zig").Domain;
 
 pub const watched_max = 32;
 pub const probe_interval_ns: u64 = 100 * std.time.ns_per_ms;
+/// How long the watcher polls for JS's acknowledgement before it sleeps.
+const ack_spin_ns: u64 = 1 * std.time.ns_per_ms;
 
 pub const Callback = *const fn (mask: u32) callconv(.c) void;
 
@@ -124,9 +126,9 @@ fn bumpGeneration() u32 {
 
 /// JS calls this when it has drained the batch the callback announced.
 pub fn ack() void {
-    // Release: what JS did is visible to the watcher before it resumes.
-    @atomicStore(u32, &state.busy, 0, .release);
-    sys.futexWakePrivate(&state.busy);
+    // Release: what JS did is visible to the watcher before it resumes. Only a watcher that
+    // announced it sleeps (2) needs the wake-up syscall.
+    if (@atomicRmw(u32, &state.busy, .Xchg, 0, .acq_rel) == 2) sys.futexWakePrivate(&state.busy);
 }
 
 const Snapshot = struct {
@@ -196,8 +198,10 @@ fn spin(snapshot: *const Snapshot) bool {
     while (true) : (i += 1) {
         if (pendingMask(snapshot) != 0) return true;
         if (@atomicLoad(u32, &state.set_generation, .monotonic) != snapshot.generation) return true;
-        sys.spinHint();
-        if (i % 64 == 0 and sys.nowNs() >= deadline) return false;
+        // Yield rather than burn: on a machine with few cores the JS thread we are about to
+        // wake may need this very core.
+        sys.yield();
+        if (i % 8 == 0 and sys.nowNs() >= deadline) return false;
     }
 }
 
@@ -237,7 +241,18 @@ fn deliver(mask: u32) void {
     @atomicStore(u32, &state.busy, 1, .seq_cst);
     @atomicStore(u32, &state.phase, @intFromEnum(Phase.delivering), .seq_cst);
     callback(mask);
-    while (@atomicLoad(u32, &state.busy, .acquire) == 1) {
-        sys.futexWaitPrivate(&state.busy, 1, probe_interval_ns);
+    // Spin for the acknowledgement first: on a virtual machine, waking a thread that sleeps in
+    // the kernel can cost tens of microseconds, and JS usually answers within a few.
+    const deadline = sys.nowNs() + ack_spin_ns;
+    var i: u32 = 0;
+    while (@atomicLoad(u32, &state.busy, .acquire) != 0) : (i += 1) {
+        sys.yield();
+        if (i % 8 != 0 or sys.nowNs() < deadline) continue;
+        // Announce that we sleep (2), so that `ack` knows to wake us.
+        if (@cmpxchgStrong(u32, &state.busy, 1, 2, .acq_rel, .acquire) == null or
+            @atomicLoad(u32, &state.busy, .acquire) == 2)
+        {
+            sys.futexWaitPrivate(&state.busy, 2, probe_interval_ns);
+        }
     }
 }
