@@ -504,10 +504,10 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
   }
 
   /**
-   * Allocates up to `count` buffers of `size` bytes into `out` without waiting. Returns how many
-   * it allocated (0 when the pool is empty).
+   * Allocates up to `count` buffers of `size` bytes into `out` (which grows as needed) without
+   * waiting. Returns how many it allocated (0 when the pool is empty).
    */
-  tryAllocMany(size: number, out: SharedBuffer[], count: number = out.length): number {
+  tryAllocMany(size: number, out: SharedBuffer[], count: number = BATCH_MAX): number {
     const core = this.#core;
     core.assertOpen();
     let done = 0;
@@ -526,6 +526,8 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
    * afterwards. Sending a buffer received on another channel forwards it without a copy.
    */
   async send(buffer: SharedBuffer): Promise<void> {
+    if (this.trySend(buffer)) return;
+    if (this.#spinMs > 0 && this.#spinSend(buffer)) return;
     while (!this.trySend(buffer)) await this.#wait(false);
   }
 
@@ -601,10 +603,11 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
   }
 
   /**
-   * Receives up to `max` ready messages into `out` without waiting. Returns how many (0 if none
-   * is ready), or `null` once the peer has closed its sending side and everything was received.
+   * Receives up to `max` ready messages into `out` (which grows as needed) without waiting.
+   * Returns how many (0 if none is ready), or `null` once the peer has closed its sending side
+   * and everything was received.
    */
-  tryRecvMany(out: SharedBuffer[], max: number = out.length): number | null {
+  tryRecvMany(out: SharedBuffer[], max: number = BATCH_MAX): number | null {
     const core = this.#core;
     if (this.#closed) throw this.#closedError();
     const io = core.io;
@@ -678,6 +681,14 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
       const message = this.tryRecv();
       if (message !== undefined) return message;
       if ((i & 63) === 0 && performance.now() >= deadline) return undefined;
+    }
+  }
+
+  #spinSend(buffer: SharedBuffer): boolean {
+    const deadline = performance.now() + this.#spinMs;
+    for (let i = 1;; i++) {
+      if (this.trySend(buffer)) return true;
+      if ((i & 63) === 0 && performance.now() >= deadline) return false;
     }
   }
 
