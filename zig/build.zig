@@ -30,4 +30,15 @@ pub fn build(b: *std.Build) void {
     const run_tests = b.addRunArtifact(tests);
     const test_step = b.step("test", "Run the native unit, fuzz, stress and integration tests");
     test_step.dependOn(&run_tests.step);
+
+    const bench_module = b.createModule(.{
+        .root_source_file = b.path("src/bench.zig"),
+        .target = target,
+        .optimize = optimize,
+        .link_libc = true,
+    });
+    const bench = b.addExecutable(.{ .name = "xio-bench", .root_module = bench_module });
+    const run_bench = b.addRunArtifact(bench);
+    const bench_step = b.step("bench", "Time the native operations without FFI");
+    bench_step.dependOn(&run_bench.step);
 }

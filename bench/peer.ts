@@ -1,0 +1,70 @@
+/**
+ * The far side of a benchmark, always a separate process of the same runtime:
+ *
+ *   peer.ts echo      xio|unix|tcp <domain-or-path> [poll]   echo every message
+ *   peer.ts sink      xio|unix|tcp <domain-or-path> [poll]   count what arrives, report the rate
+ *   peer.ts idle      xio <domain>                           one event-mode endpoint waiting
+ *
+ * It prints one JSON line when ready (with the address to use), and sink prints one more at EOF.
+ */
+import process from "node:process";
+import { Domain, type PollMode, type SharedBuffer } from "../mod.ts";
+import { startEcho, type Transport } from "./_net.ts";
+
+const [role, transport, where, pollArg] = process.argv.slice(2);
+const poll = (pollArg ?? "event") as PollMode;
+const print = (value: unknown) => console.log(JSON.stringify(value));
+
+if (transport === "xio") {
+  const domain = Domain.open({ name: where });
+  const listener = domain.listen("bench", { poll });
+  print({ ready: true });
+  if (role === "idle") {
+    const channel = await listener.accept();
+    await channel.recv(); // parks until the benchmark ends us
+  }
+  for await (const channel of listener) {
+    if (role === "echo") {
+      (async () => {
+        for (;;) {
+          const message = await channel.recv();
+          if (message === null) break;
+          await channel.send(message); // the same buffer goes back: nothing is copied
+        }
+        channel.close();
+      })();
+    } else {
+      const batch: SharedBuffer[] = [];
+      let messages = 0;
+      let first = 0;
+      for (;;) {
+        const n = channel.tryRecvMany(batch);
+        if (n === null) break;
+        if (n === 0) {
+          const one = await channel.recv();
+          if (one === null) break;
+          if (messages === 0) first = performance.now();
+          messages++;
+          one.release();
+          continue;
+        }
+        if (messages === 0) first = performance.now();
+        messages += n;
+        channel.releaseMany(batch, n);
+      }
+      print({ messages, seconds: (performance.now() - first) / 1000 });
+      channel.close();
+      domain.close();
+      process.exit(0);
+    }
+  }
+} else {
+  if (role === "sink") {
+    // A sink counts bytes; the rate is computed by the writer from the bytes it wrote.
+    const server = await startEcho(transport as Transport, where, true);
+    print({ ready: true, ...server.address });
+  } else {
+    const server = await startEcho(transport as Transport, where);
+    print({ ready: true, ...server.address });
+  }
+}
