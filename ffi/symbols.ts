@@ -68,7 +68,8 @@ export const symbols = {
   xio_recv: { parameters: ["handle", "u32", "u32"], result: "i32" }, // channel, side
   xio_recv_many: { parameters: ["handle", "u32", "u32", "u32"], result: "i32" }, // channel, side, max
   xio_arm_recv: { parameters: ["handle", "u32", "u32"], result: "i32" }, // channel, side
-  xio_arm_send: { parameters: ["handle", "u32", "u32"], result: "i32" }, // channel, side
+  xio_arm_send: { parameters: ["handle", "u32", "u32", "u32"], result: "i32" }, // channel, side, window
+  xio_pending: { parameters: ["handle", "u32", "u32"], result: "i32" }, // channel, side
   xio_flags: { parameters: ["handle", "u32", "u32"], result: "i32" }, // channel, side
   xio_close_write: { parameters: ["handle", "u32", "u32"], result: "i32" }, // channel, side
   xio_chan_close: { parameters: ["handle", "u32", "u32"], result: "i32" }, // channel, side

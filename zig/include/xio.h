@@ -103,7 +103,8 @@ int32_t xio_send_many(xio_domain *d, uint32_t channel, uint32_t side, uint32_t c
 int32_t xio_recv(xio_domain *d, uint32_t channel, uint32_t side);
 int32_t xio_recv_many(xio_domain *d, uint32_t channel, uint32_t side, uint32_t max);
 int32_t xio_arm_recv(xio_domain *d, uint32_t channel, uint32_t side);
-int32_t xio_arm_send(xio_domain *d, uint32_t channel, uint32_t side);
+int32_t xio_arm_send(xio_domain *d, uint32_t channel, uint32_t side, uint32_t window);
+int32_t xio_pending(xio_domain *d, uint32_t channel, uint32_t side);
 int32_t xio_flags(xio_domain *d, uint32_t channel, uint32_t side);
 int32_t xio_close_write(xio_domain *d, uint32_t channel, uint32_t side);
 int32_t xio_chan_close(xio_domain *d, uint32_t channel, uint32_t side);

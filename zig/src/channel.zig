@@ -335,16 +335,24 @@ pub fn armRecv(d: *Domain, index: u32, side: u32) Error!bool {
     return flags & (layout.flag.reset | eofBit(1 - side) | goneBit(1 - side)) != 0;
 }
 
-/// Asks to be notified when the send ring of `side` has room. Returns true if it already has.
-pub fn armSend(d: *Domain, index: u32, side: u32) Error!bool {
+/// Asks to be notified when the peer takes messages off the send ring of `side`. Returns true if
+/// fewer than `window` messages are already waiting there (0 means the ring's capacity).
+pub fn armSend(d: *Domain, index: u32, side: u32, window: u32) Error!bool {
     const ch = try validateSide(d, index, side);
     const ring = d.ringAt(index, side);
+    const limit = if (window == 0 or window > d.config.ring_capacity) d.config.ring_capacity else window;
     // seq_cst, paired with the consumer's seq_cst store of `head` in `Ring.consume`.
     @atomicStore(u32, &ring.header.producer_waiting, 1, .seq_cst);
-    const room = ring.free(1) catch return true;
-    if (room > 0) return true;
+    const room = ring.free(ring.capacity) catch return true;
+    if (ring.capacity - room < limit) return true;
     const flags = @atomicLoad(u32, &ch.flags, .seq_cst);
     return flags & (layout.flag.reset | goneBit(1 - side)) != 0;
+}
+
+/// Messages this side sent that the peer has not received yet.
+pub fn pending(d: *Domain, index: u32, side: u32) Error!u32 {
+    _ = try validateSide(d, index, side);
+    return d.ringAt(index, side).length();
 }
 
 /// The channel's flags as this side sees them, for the JS layer's state checks.

@@ -243,10 +243,10 @@ pub const Config = struct {
     node_max: u32 = 64,
     service_max: u32 = 128,
     channel_max: u32 = 1024,
-    ring_capacity: u32 = 256,
-    class_count: u32 = 3,
-    class_sizes: [class_count_max]u32 = .{ 2048, 65536, 1 << 20, 0 },
-    class_counts: [class_count_max]u32 = .{ 4096, 256, 16, 0 },
+    ring_capacity: u32 = 1024,
+    class_count: u32 = 4,
+    class_sizes: [class_count_max]u32 = .{ 256, 4096, 65536, 1 << 20 },
+    class_counts: [class_count_max]u32 = .{ 8192, 2048, 256, 16 },
 
     pub fn valid(config: Config) bool {
         if (config.node_max == 0 or config.node_max > node_max_limit) return false;
@@ -349,7 +349,7 @@ test "layout offsets are aligned and ordered" {
     try std.testing.expect(layout.channels_offset > layout.services_offset);
     try std.testing.expect(layout.rings_offset > layout.channels_offset);
     try std.testing.expect(layout.data_offset[0] % page_bytes == 0);
-    try std.testing.expect(layout.data_offset[2] + 16 * (1 << 20) <= layout.total_size);
+    try std.testing.expect(layout.data_offset[3] + 16 * (1 << 20) <= layout.total_size);
     const huge = Layout.compute(config, 2 * 1024 * 1024);
     try std.testing.expect(huge.total_size % (2 * 1024 * 1024) == 0);
 }
@@ -367,6 +367,6 @@ test "config validation rejects bad sizes" {
     try std.testing.expect((Config{}).valid());
     try std.testing.expect(!(Config{ .ring_capacity = 100 }).valid());
     try std.testing.expect(!(Config{ .channel_max = 100 }).valid());
-    try std.testing.expect(!(Config{ .class_sizes = .{ 4096, 2048, 1 << 20, 0 } }).valid());
+    try std.testing.expect(!(Config{ .class_sizes = .{ 4096, 2048, 65536, 1 << 20 } }).valid());
     try std.testing.expect(!(Config{ .node_max = 0 }).valid());
 }

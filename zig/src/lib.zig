@@ -274,9 +274,15 @@ export fn xio_arm_recv(d: *Domain, chan: u32, side: u32) i32 {
     return @intFromBool(ready);
 }
 
-export fn xio_arm_send(d: *Domain, chan: u32, side: u32) i32 {
-    const ready = channel.armSend(d, chan, side) catch |err| return channelCode(err);
+export fn xio_arm_send(d: *Domain, chan: u32, side: u32, window: u32) i32 {
+    const ready = channel.armSend(d, chan, side, window) catch |err| return channelCode(err);
     return @intFromBool(ready);
+}
+
+/// Messages this side sent that the peer has not received yet.
+export fn xio_pending(d: *Domain, chan: u32, side: u32) i32 {
+    const count = channel.pending(d, chan, side) catch |err| return channelCode(err);
+    return @intCast(count);
 }
 
 export fn xio_flags(d: *Domain, chan: u32, side: u32) i32 {

@@ -125,7 +125,9 @@ test "a full ring and an empty pool report would-block" {
     }
     const extra = try channel.alloc(a, 10);
     try testing.expectError(error.WouldBlock, channel.sendMany(a, chan, 0, &[_]u32{ extra, 10 }));
-    try testing.expect(!try channel.armSend(a, chan, 0));
+    try testing.expect(!try channel.armSend(a, chan, 0, 0));
+    try testing.expect(!try channel.armSend(a, chan, 0, 8));
+    try testing.expectEqual(@as(u32, 8), try channel.pending(a, chan, 0));
     for (0..4) |_| _ = try channel.alloc(a, 4000);
     try testing.expectError(error.WouldBlock, channel.alloc(a, 4000));
     try testing.expectError(error.TooBig, channel.alloc(a, 4097));
