@@ -103,9 +103,12 @@ export interface DomainOptions {
   services?: number;
   /** Maximum channels: a multiple of 64, at most 4096 (default 1024). */
   channels?: number;
-  /** Descriptors per ring: a power of two (default 256). */
+  /** Descriptors per ring: a power of two (default 1024). */
   ringCapacity?: number;
-  /** Up to four size classes, ascending (default 4096 x 2 KiB, 256 x 64 KiB, 16 x 1 MiB). */
+  /**
+   * Up to four size classes, ascending (default 8192 x 256 B, 2048 x 4 KiB, 256 x 64 KiB and
+   * 16 x 1 MiB: about 42 MiB of buffers).
+   */
   classes?: SizeClass[];
 }
 
@@ -145,6 +148,12 @@ export interface DomainStats {
   reclaimedNodes: number;
 }
 
+const DEFAULT_CLASSES: SizeClass[] = [
+  { size: 256, count: 8192 },
+  { size: 4096, count: 2048 },
+  { size: 65536, count: 256 },
+  { size: 1 << 20, count: 16 },
+];
 const BACKINGS: Record<number, Backing> = { 1: "hugetlbfs", 2: "shm-thp", 3: "shm", 4: "file" };
 const NAME = /^(?!\.)(?!.*\.\.)[A-Za-z0-9._:-]{1,64}$/;
 const encoder = new TextEncoder();
@@ -281,10 +290,17 @@ class Core {
     if (code !== 0) throw new BufferStateError(`Buffer ${buffer.id} was not held by this process`);
   }
 
-  /** Parks until `list` is woken. Holds the process open meanwhile, as a pending read would. */
-  wait(list: Waiter[]): Promise<void> {
+  /**
+   * Parks until `list` is woken. Unless `keepAlive` is false, holds the process open meanwhile,
+   * as a pending read on a socket would.
+   */
+  wait(list: Waiter[], keepAlive = true): Promise<void> {
     this.assertOpen();
     return new Promise((resolve) => {
+      if (!keepAlive) {
+        list.push(resolve);
+        return;
+      }
       watchCallback!.ref();
       list.push(() => {
         watchCallback!.unref();
@@ -466,6 +482,8 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
   #side: number;
   #waiters: Waiter[] = [];
   #closed = false;
+  #refed = true;
+  #failure: Error | undefined;
   #spinMs: number;
 
   static {
@@ -640,6 +658,36 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
     }
   }
 
+  /** Messages sent on this channel that the peer has not received yet. */
+  unreceived(): number {
+    const core = this.#core;
+    if (this.#closed) throw this.#closedError();
+    const count = core.sym.xio_pending(core.handle, this.index, this.#side);
+    if (count < 0) throw this.#error(count);
+    return count;
+  }
+
+  /**
+   * Waits until fewer than `max` sent messages are still unreceived: flow control for a sender
+   * that should not run far ahead of its reader. Rejects if the channel is reset or closed.
+   */
+  async waitUnreceived(max: number): Promise<void> {
+    while (this.unreceived() >= max) {
+      this.#checkPeer();
+      await this.#wait(false, max);
+    }
+  }
+
+  /** Lets the process exit while this channel waits (by default a wait keeps it alive). */
+  unref(): void {
+    this.#refed = false;
+  }
+
+  /** Undoes {@linkcode Channel.unref}: waits keep the process alive again. */
+  ref(): void {
+    this.#refed = true;
+  }
+
   /** Half-closes the channel: the peer receives `null` after the messages already sent. */
   closeWrite(): void {
     if (this.#closed) throw this.#closedError();
@@ -692,15 +740,25 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
     }
   }
 
-  #wait(receiving: boolean): Promise<void> {
+  #wait(receiving: boolean, window = 0): Promise<void> {
     const core = this.#core;
     if (this.#closed) return Promise.reject(this.#closedError());
     const ready = receiving
       ? core.sym.xio_arm_recv(core.handle, this.index, this.#side)
-      : core.sym.xio_arm_send(core.handle, this.index, this.#side);
+      : core.sym.xio_arm_send(core.handle, this.index, this.#side, window);
     // Ready, or an error that the retry will report.
     if (ready !== 0) return Promise.resolve();
-    return core.wait(this.#waiters);
+    return core.wait(this.#waiters, this.#refed);
+  }
+
+  /** Throws if the peer died or closed, as a send would. */
+  #checkPeer(): void {
+    const core = this.#core;
+    const flags = core.sym.xio_flags(core.handle, this.index, this.#side);
+    if (flags < 0) throw this.#error(flags);
+    if ((flags & Flag.reset) !== 0) throw this.#error(Status.reset);
+    const peerGone = this.#side === SIDE_CLIENT ? Flag.serverGone : Flag.clientGone;
+    if ((flags & peerGone) !== 0) throw this.#error(Status.pipe);
   }
 
   #checkSendable(buffer: SharedBuffer): void {
@@ -711,8 +769,9 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
     }
   }
 
-  #closedError(): ClosedError {
-    return new ClosedError(`Channel ${this.index} to "${this.service}" is closed`);
+  #closedError(): Error {
+    // After a reset, every later call reports the reset, not just the first one.
+    return this.#failure ?? new ClosedError(`Channel ${this.index} to "${this.service}" is closed`);
   }
 
   #error(code: number): Error {
@@ -722,13 +781,11 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
       case Status.reset:
       case Status.corrupt: {
         const flags = core.sym.xio_flags(core.handle, this.index, this.#side);
+        this.#failure = code === Status.corrupt || (flags >= 0 && (flags & Flag.corrupt) !== 0)
+          ? new CorruptDescriptorError(`A corrupt descriptor arrived on ${where}; the channel is closed`)
+          : new ConnectionResetError(`The peer of ${where} died; the channel is reset`);
         this.close();
-        if (code === Status.corrupt || (flags >= 0 && (flags & Flag.corrupt) !== 0)) {
-          return new CorruptDescriptorError(
-            `A corrupt descriptor arrived on ${where}; the channel is closed`,
-          );
-        }
-        return new ConnectionResetError(`The peer of ${where} died; the channel is reset`);
+        return this.#failure;
       }
       case Status.pipe:
         return new BrokenPipeError(`The peer of ${where} closed it`);
@@ -757,6 +814,7 @@ export class Listener implements AsyncIterable<Channel>, Disposable {
   #queue: Channel[] = [];
   #waiters: { resolve: (channel: Channel) => void; reject: (error: Error) => void }[] = [];
   #closed = false;
+  #refed = true;
 
   static {
     listenerPush = (listener, channel) => {
@@ -785,18 +843,29 @@ export class Listener implements AsyncIterable<Channel>, Disposable {
     const drained = this.#queue.shift();
     if (drained !== undefined) return Promise.resolve(drained);
     return new Promise((resolve, reject) => {
-      watchCallback!.ref();
+      const refed = this.#refed;
+      if (refed) watchCallback!.ref();
       this.#waiters.push({
         resolve: (channel) => {
-          watchCallback!.unref();
+          if (refed) watchCallback!.unref();
           resolve(channel);
         },
         reject: (error) => {
-          watchCallback!.unref();
+          if (refed) watchCallback!.unref();
           reject(error);
         },
       });
     });
+  }
+
+  /** Lets the process exit while `accept()` waits (by default a pending accept keeps it alive). */
+  unref(): void {
+    this.#refed = false;
+  }
+
+  /** Undoes {@linkcode Listener.unref}. */
+  ref(): void {
+    this.#refed = true;
   }
 
   /** Stops listening. Pending `accept()` calls reject; queued connections are closed. */
@@ -865,9 +934,8 @@ export class Domain implements Disposable {
     words[Opt.nodeMax] = options.nodes ?? 64;
     words[Opt.serviceMax] = options.services ?? 128;
     words[Opt.channelMax] = options.channels ?? 1024;
-    words[Opt.ringCapacity] = options.ringCapacity ?? 256;
-    const classes = options.classes ??
-      [{ size: 2048, count: 4096 }, { size: 65536, count: 256 }, { size: 1 << 20, count: 16 }];
+    words[Opt.ringCapacity] = options.ringCapacity ?? 1024;
+    const classes = options.classes ?? DEFAULT_CLASSES;
     if (classes.length < 1 || classes.length > 4) {
       throw new DomainError(`Cannot open domain "${options.name}": give 1 to 4 size classes`, "EINVAL");
     }
