@@ -4,6 +4,8 @@
  *
  * - The zero-copy layer ({@linkcode Domain}, {@linkcode Channel}, {@linkcode SharedBuffer}) moves
  *   ownership of shared buffers between processes.
+ * - The socket layer ({@linkcode listen}, {@linkcode connect}, {@linkcode Conn}) gives byte
+ *   streams shaped like `Deno.Conn`.
  *
  * @example
  * ```ts
@@ -26,3 +28,4 @@
 
 export * from "./errors.ts";
 export * from "./zero_copy.ts";
+export * from "./socket.ts";
