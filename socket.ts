@@ -125,6 +125,19 @@ let spillConn: (conn: Conn) => void;
 /** The open connections of each domain handle, for `spillAll`. */
 const open = new WeakMap<Domain, Set<Conn>>();
 
+const chunkClass = new WeakMap<Domain, number>();
+
+/** How many buffers the domain has of the size class that holds a whole chunk. */
+function chunkBuffers(domain: Domain): number {
+  let count = chunkClass.get(domain);
+  if (count === undefined) {
+    const fit = domain.stats().classes.find((c) => c.size >= CHUNK_MAX);
+    count = fit?.total ?? 0;
+    chunkClass.set(domain, count);
+  }
+  return count;
+}
+
 function spillAll(domain: Domain): void {
   for (const conn of open.get(domain) ?? []) spillConn(conn);
 }
@@ -244,12 +257,10 @@ export class Conn implements Disposable {
         current = this.#current = next;
         this.#offset = 0;
       }
-      const bytes = current.bytes;
-      const n = Math.min(bytes.length - this.#offset, p.length - filled);
-      p.set(bytes.subarray(this.#offset, this.#offset + n), filled);
+      const n = current.copyTo(filled === 0 ? p : p.subarray(filled), this.#offset);
       filled += n;
       this.#offset += n;
-      if (this.#offset === bytes.length) {
+      if (this.#offset === current.length) {
         current.release();
         this.#current = null;
       }
@@ -304,10 +315,10 @@ export class Conn implements Disposable {
     let done = from;
     while (done < p.length) {
       const n = Math.min(p.length - done, CHUNK_MAX);
-      if (channel.unreceived() >= WINDOW_CHUNKS) break;
+      if (channel.unreceived() >= this.#window()) break;
       const buffer = channel.tryAlloc(n);
       if (buffer === undefined) break;
-      buffer.bytes.set(p.subarray(done, done + n));
+      buffer.copyFrom(p.subarray(done, done + n));
       if (!channel.trySend(buffer)) {
         buffer.release();
         break;
@@ -327,11 +338,11 @@ export class Conn implements Disposable {
     const channel = this.#channel;
     let done = from;
     while (done < p.length) {
-      while (channel.unreceived() + this.#overflow.length >= WINDOW_CHUNKS) {
+      while (channel.unreceived() + this.#overflow.length >= this.#window()) {
         // Wait for whichever frees a slot of the window: the flusher moving a queued chunk into
         // shared memory, or the peer reading.
         if (this.#overflow.length > 0) await this.#flushed();
-        else await channel.waitUnreceived(WINDOW_CHUNKS);
+        else await channel.waitUnreceived(this.#window());
         this.#throwIfFailed();
         this.#checkOpen();
       }
@@ -362,7 +373,7 @@ export class Conn implements Disposable {
           spillAll(this.#domain);
           buffer = await channel.alloc(chunk.length);
         }
-        buffer.bytes.set(chunk);
+        buffer.copyFrom(chunk);
         await channel.send(buffer);
         this.#overflow.shift();
         this.#notifyFlushed();
@@ -418,6 +429,15 @@ export class Conn implements Disposable {
       this.#spilled.push(copy);
       this.#spilledBytes += copy.length;
     }
+  }
+
+  /**
+   * This connection's window, in chunks: WINDOW_CHUNKS, shrunk when this process has so many
+   * connections that their windows would not fit in the domain's pool of 64 KiB buffers.
+   */
+  #window(): number {
+    const fair = Math.floor(chunkBuffers(this.#domain) / (2 * (open.get(this.#domain)?.size ?? 1)));
+    return Math.max(2, Math.min(WINDOW_CHUNKS, fair));
   }
 
   #throwIfFailed(): void {

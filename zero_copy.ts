@@ -157,6 +157,8 @@ const DEFAULT_CLASSES: SizeClass[] = [
 const BACKINGS: Record<number, Backing> = { 1: "hugetlbfs", 2: "shm-thp", 3: "shm", 4: "file" };
 const NAME = /^(?!\.)(?!.*\.\.)[A-Za-z0-9._:-]{1,64}$/;
 const encoder = new TextEncoder();
+/** Below this many bytes a JS copy beats the native call. */
+const COPY_NATIVE_MIN = 512;
 const EMPTY = new Uint8Array(0);
 const SIDE_CLIENT = 0;
 const SIDE_SERVER = 1;
@@ -445,6 +447,37 @@ export class SharedBuffer {
     return this.#view;
   }
 
+  /**
+   * Copies bytes of the message, starting at `from`, into `target`; returns how many (at most
+   * `target.length`). Uses memcpy, which is faster than `target.set(bytes)` in some engines.
+   */
+  copyTo(target: Uint8Array, from = 0): number {
+    this.#check();
+    const n = Math.min(this.#length - from, target.length);
+    if (n <= 0) return 0;
+    if (n < COPY_NATIVE_MIN) {
+      target.set(this.#full.subarray(from, from + n));
+      return n;
+    }
+    const core = this.#core;
+    core.sym.xio_copy_out(core.handle, this.id, from, target, n);
+    return n;
+  }
+
+  /** Copies `source` into the buffer at `at` (default 0); the message length is not changed. */
+  copyFrom(source: Uint8Array, at = 0): void {
+    this.#check();
+    if (at < 0 || source.length > this.capacity - at) {
+      throw new RangeError(`${source.length} bytes at ${at} do not fit in a ${this.capacity}-byte buffer`);
+    }
+    if (source.length < COPY_NATIVE_MIN) {
+      this.#full.set(source, at);
+      return;
+    }
+    const core = this.#core;
+    core.sym.xio_copy_in(core.handle, this.id, at, source, source.length);
+  }
+
   /** Gives the buffer back to its pool. */
   release(): void {
     this.#check();
@@ -672,6 +705,14 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
    * that should not run far ahead of its reader. Rejects if the channel is reset or closed.
    */
   async waitUnreceived(max: number): Promise<void> {
+    if (this.unreceived() < max) return;
+    if (this.#spinMs > 0) {
+      const deadline = performance.now() + this.#spinMs;
+      for (let i = 1;; i++) {
+        if (this.unreceived() < max) return;
+        if ((i & 63) === 0 && performance.now() >= deadline) break;
+      }
+    }
     while (this.unreceived() >= max) {
       this.#checkPeer();
       await this.#wait(false, max);

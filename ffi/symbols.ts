@@ -78,6 +78,14 @@ export const symbols = {
   xio_release: { parameters: ["handle", "u32"], result: "i32" }, // id
   xio_release_many: { parameters: ["handle", "u32"], result: "i32" }, // count
   xio_arm_alloc: { parameters: ["handle", "u32"], result: "i32" }, // size
+  xio_copy_out: {
+    parameters: ["handle", "u32", "u32", "bytes", "u32"], // id, from, uint8_t *target, length
+    result: "i32",
+  },
+  xio_copy_in: {
+    parameters: ["handle", "u32", "u32", "bytes", "u32"], // id, at, const uint8_t *source, length
+    result: "i32",
+  },
   xio_take_events: { parameters: ["handle"], result: "i32" },
   xio_watch: {
     parameters: [

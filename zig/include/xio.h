@@ -114,6 +114,8 @@ int32_t xio_alloc_many(xio_domain *d, uint32_t size, uint32_t count);
 int32_t xio_release(xio_domain *d, uint32_t id);
 int32_t xio_release_many(xio_domain *d, uint32_t count);
 int32_t xio_arm_alloc(xio_domain *d, uint32_t size);
+int32_t xio_copy_out(xio_domain *d, uint32_t id, uint32_t from, uint8_t *target, uint32_t length);
+int32_t xio_copy_in(xio_domain *d, uint32_t id, uint32_t at, const uint8_t *source, uint32_t length);
 
 int32_t xio_take_events(xio_domain *d);
 int32_t xio_watch(xio_domain *d, xio_callback callback, uint32_t spin_ns);

@@ -480,6 +480,17 @@ pub fn release(d: *Domain, id: u32) Error!void {
     d.wakePoolWaiters(buffer.class);
 }
 
+/// The bytes [from, from + length) of buffer `id`, which this node must hold. Null if the id is
+/// invalid, the buffer is not ours, or the range does not fit in the buffer.
+pub fn heldBytes(d: *Domain, id: u32, from: u32, length: u32) ?[]u8 {
+    const buffer = validateBuffer(d, id, 0) orelse return null;
+    const size = d.config.class_sizes[buffer.class];
+    if (from > size or length > size - from) return null;
+    if (d.poolAt(buffer.class).owner(buffer.index) != layout.ownerNode(d.node)) return null;
+    const start = d.offsets.data_offset[buffer.class] + @as(u64, buffer.index) * size + from;
+    return (d.base + start)[0..length];
+}
+
 /// Registers this node as waiting for a buffer of the class that fits `size`.
 pub fn armAlloc(d: *Domain, size: u32) Error!void {
     const class = classFor(d, size) orelse return error.TooBig;
