@@ -1,21 +1,37 @@
 /**
  * The far side of a benchmark, always a separate process of the same runtime:
  *
- *   peer.ts echo      xio|unix|tcp <domain-or-path> [poll]   echo every message
- *   peer.ts sink      xio|unix|tcp <domain-or-path> [poll]   count what arrives, report the rate
+ *   peer.ts echo      xio|xsock|unix|tcp <domain-or-path> [poll]   echo every message (or byte)
+ *   peer.ts sink      xio|xsock|unix|tcp <domain-or-path> [poll]   consume what arrives
  *   peer.ts idle      xio <domain>                           one event-mode endpoint waiting
  *
  * It prints one JSON line when ready (with the address to use), and sink prints one more at EOF.
  */
 import process from "node:process";
-import { Domain, type PollMode, type SharedBuffer } from "../mod.ts";
+import { Domain, listen, type PollMode, type SharedBuffer } from "../mod.ts";
 import { startEcho, type Transport } from "./_net.ts";
 
 const [role, transport, where, pollArg] = process.argv.slice(2);
 const poll = (pollArg ?? "event") as PollMode;
 const print = (value: unknown) => console.log(JSON.stringify(value));
 
-if (transport === "xio") {
+if (transport === "xsock") {
+  // The socket layer: Conn objects over shared memory.
+  const domain = Domain.open({ name: where });
+  const listener = listen({ name: "bench", domain, poll });
+  print({ ready: true });
+  for await (const conn of listener) {
+    (async () => {
+      const buffer = new Uint8Array(1 << 20);
+      for (;;) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        if (role === "echo") await conn.write(buffer.subarray(0, n));
+      }
+      conn.close();
+    })();
+  }
+} else if (transport === "xio") {
   const domain = Domain.open({ name: where });
   const listener = domain.listen("bench", { poll });
   print({ ready: true });

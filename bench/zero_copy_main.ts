@@ -1,5 +1,5 @@
 /**
- * The zero-copy benchmark suite, run as `deno task bench` (or `bash scripts/xio.sh bench`).
+ * The zero-copy benchmark suite (`deno task bench --suite zero-copy`).
  *
  * Every variant runs in a fresh process, under Deno and under Bun, with its kernel baselines (UNIX
  * socket and TCP through the same runtime's socket API) in the same run. Variants run in rotated
@@ -10,51 +10,13 @@
  * Options: --rounds N (default 3), --runtimes deno,bun, --quick (one round, fewer iterations).
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
+import { machine, median, options, report, root, run, type Target, targetTable } from "./_suite.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 ? args[at + 1] : fallback;
-};
-const quick = args.includes("--quick");
-const rounds = Number(option("rounds", quick ? "1" : "3"));
-const runtimes = option("runtimes", "deno,bun").split(",") as ("deno" | "bun")[];
+const { rounds, runtimes, quick } = options();
 const scale = quick ? 0.3 : 1;
 
 type Json = Record<string, number | string | null | undefined>;
-
-function run(
-  runtime: "deno" | "bun",
-  script: string,
-  params: (string | number)[],
-  env: Record<string, string> = {},
-): Json {
-  const bin = `${root}node_modules/.bin/${runtime}`;
-  const flags = runtime === "deno"
-    ? ["run", "--allow-all", ...(env.DENO_V8_FLAGS ? [`--v8-flags=${env.DENO_V8_FLAGS}`] : [])]
-    : [];
-  const result = spawnSync(bin, [...flags, `${root}bench/${script}`, ...params.map(String)], {
-    encoding: "utf8",
-    env: { ...process.env, ...env },
-    timeout: 180_000,
-  });
-  const line = result.stdout.trim().split("\n").pop() ?? "";
-  try {
-    return JSON.parse(line);
-  } catch {
-    throw new Error(`${runtime} ${script} ${params.join(" ")} failed (${result.status}):\n${result.stderr}`);
-  }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 const payloads = [64, 4096, 65536, 1 << 20];
 const modes = ["spin", "adaptive", "event"] as const;
@@ -133,10 +95,10 @@ const nativeCosts = JSON.parse(
 const p50 = (runtime: string, k: string) => median(rtt[runtime][k].p50);
 const p99 = (runtime: string, k: string) => median(rtt[runtime][k].p99);
 const fmt = (us: number) => (us < 10 ? us.toFixed(2) : us < 100 ? us.toFixed(1) : us.toFixed(0));
-const targets: { runtime: string; target: string; measured: string; pass: boolean }[] = [];
+const targets: Target[] = [];
 const table: string[] = [];
 const results: Record<string, unknown> = {
-  machine: { cpus: cpus().length, model: cpus()[0]?.model, date: new Date().toISOString() },
+  machine: machine(),
   rounds,
   rtt: {},
   throughput: {},
@@ -274,18 +236,5 @@ for (const runtime of runtimes) {
 }
 table.push(`- native (no FFI): ${Object.entries(nativeCosts).map(([k, v]) => `${k} ${v}`).join("; ")}`);
 
-table.push("", "Targets (issue: native core and zero-copy channels)");
-table.push("| runtime | target | measured | pass |");
-table.push("| --- | --- | --- | --- |");
-for (const t of targets) {
-  table.push(`| ${t.runtime} | ${t.target} | ${t.measured} | ${t.pass ? "yes" : "NO"} |`);
-}
-
-const text = table.join("\n");
-console.log(text);
-mkdirSync(`${root}bench/results`, { recursive: true });
-writeFileSync(`${root}bench/results/zero_copy.json`, JSON.stringify(results, null, 2));
-writeFileSync(`${root}bench/results/zero_copy.md`, text + "\n");
-console.log(
-  `\nwrote bench/results/zero_copy.json and zero_copy.md (${cpus().length} CPUs: ${cpus()[0]?.model})`,
-);
+table.push(...targetTable("Targets (issue: native core and zero-copy channels)", targets));
+report("zero_copy", table.join("\n"), results);
