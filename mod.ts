@@ -6,6 +6,8 @@
  *   ownership of shared buffers between processes.
  * - The socket layer ({@linkcode listen}, {@linkcode connect}, {@linkcode Conn}) gives byte
  *   streams shaped like `Deno.Conn`.
+ * - The HTTP layer ({@linkcode serve}, {@linkcode fetch}) takes `Deno.serve` handlers and
+ *   speaks `xio://service/path` with Web-standard `Request` and `Response`.
  *
  * @example
  * ```ts
@@ -29,3 +31,5 @@
 export * from "./errors.ts";
 export * from "./zero_copy.ts";
 export * from "./socket.ts";
+export { deleteRoute, fetch, serve, setRoute, XioServer } from "./http.ts";
+export type { FetchApp, ServeHandler, ServeHandlerInfo, ServeInit, ServeOptions } from "./http.ts";

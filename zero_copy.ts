@@ -516,6 +516,7 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
   #waiters: Waiter[] = [];
   #closed = false;
   #refed = true;
+  #holding = false;
   #failure: Error | undefined;
   #spinMs: number;
 
@@ -525,6 +526,7 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
       const list = channel.#waiters;
       if (list.length === 0) return;
       channel.#waiters = [];
+      channel.#hold();
       for (const wake of list) wake();
     };
   }
@@ -722,11 +724,13 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
   /** Lets the process exit while this channel waits (by default a wait keeps it alive). */
   unref(): void {
     this.#refed = false;
+    this.#hold();
   }
 
   /** Undoes {@linkcode Channel.unref}: waits keep the process alive again. */
   ref(): void {
     this.#refed = true;
+    this.#hold();
   }
 
   /** Half-closes the channel: the peer receives `null` after the messages already sent. */
@@ -789,7 +793,20 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
       : core.sym.xio_arm_send(core.handle, this.index, this.#side, window);
     // Ready, or an error that the retry will report.
     if (ready !== 0) return Promise.resolve();
-    return core.wait(this.#waiters, this.#refed);
+    core.assertOpen();
+    return new Promise((resolve) => {
+      this.#waiters.push(resolve);
+      this.#hold();
+    });
+  }
+
+  /** Holds the process open while this channel has waiters, unless unref'd. */
+  #hold(): void {
+    const want = this.#refed && this.#waiters.length > 0;
+    if (want === this.#holding) return;
+    this.#holding = want;
+    if (want) watchCallback!.ref();
+    else watchCallback!.unref();
   }
 
   /** Throws if the peer died or closed, as a send would. */

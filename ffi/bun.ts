@@ -8,6 +8,9 @@
 // @ts-types="bun-types"
 import { dlopen, FFIType, JSCallback, toArrayBuffer } from "bun:ffi";
 import { existsSync } from "node:fs";
+
+// deno-lint-ignore no-explicit-any
+const Bun = (globalThis as any).Bun;
 import process from "node:process";
 import {
   type NativeSymbols,
@@ -15,6 +18,8 @@ import {
   type Pointer,
   type Runtime,
   symbols,
+  type TcpServeOptions,
+  type TcpServer,
   type WatchCallback,
 } from "./symbols.ts";
 
@@ -80,5 +85,38 @@ export const runtime: Runtime = {
   },
   exists(path: string): boolean {
     return existsSync(path);
+  },
+  serveTcp(options: TcpServeOptions, handler: (request: Request) => Response | Promise<Response>): TcpServer {
+    const server = Bun.serve({ port: options.port, hostname: options.hostname, fetch: handler });
+    const addr = {
+      hostname: server.hostname ?? options.hostname ?? "0.0.0.0",
+      port: server.port ?? options.port,
+    };
+    options.onListen?.(addr);
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    return {
+      addr,
+      finished,
+      async shutdown() {
+        await server.stop(false);
+        done();
+      },
+      ref: () => server.ref(),
+      unref: () => server.unref(),
+    };
+  },
+  interceptServe(onServe) {
+    const original = Bun.serve;
+    // deno-lint-ignore no-explicit-any
+    const wrapped = (options: any, ...rest: any[]) => {
+      if (options && typeof options.fetch === "function") {
+        const app = options;
+        onServe((request, info) => app.fetch(request, info));
+      }
+      // deno-lint-ignore no-explicit-any
+      return (original as any).call(Bun, options, ...rest);
+    };
+    Object.defineProperty(Bun, "serve", { value: wrapped, configurable: true, writable: true });
   },
 };

@@ -11,6 +11,8 @@ import {
   type Pointer,
   type Runtime,
   symbols,
+  type TcpServeOptions,
+  type TcpServer,
   type WatchCallback,
 } from "./symbols.ts";
 
@@ -74,5 +76,32 @@ export const runtime: Runtime = {
     } catch {
       return false;
     }
+  },
+  serveTcp(options: TcpServeOptions, handler: (request: Request) => Response | Promise<Response>): TcpServer {
+    const server = Deno.serve({
+      port: options.port,
+      hostname: options.hostname,
+      onListen: (addr) => options.onListen?.({ hostname: addr.hostname, port: addr.port }),
+    }, handler);
+    return {
+      addr: { hostname: server.addr.hostname, port: server.addr.port },
+      finished: server.finished,
+      shutdown: () => server.shutdown(),
+      ref: () => server.ref(),
+      unref: () => server.unref(),
+    };
+  },
+  interceptServe(onServe) {
+    const original = Deno.serve;
+    // deno-lint-ignore no-explicit-any
+    const wrapped = (...args: any[]) => {
+      const handler = args.find((a) => typeof a === "function") ??
+        args.find((a) => a && typeof a === "object" && typeof a.handler === "function")?.handler ??
+        args.find((a) => a && typeof a === "object" && typeof a.fetch === "function")?.fetch;
+      if (handler) onServe(handler);
+      // deno-lint-ignore no-explicit-any
+      return (original as any).apply(Deno, args);
+    };
+    Object.defineProperty(Deno, "serve", { value: wrapped, configurable: true, writable: true });
   },
 };

@@ -13,7 +13,16 @@
 
 import type { NativeSymbols, Runtime } from "./symbols.ts";
 
-export type { Bytes, Handle, NativeSymbols, Pointer, Runtime, WatchCallback } from "./symbols.ts";
+export type {
+  Bytes,
+  Handle,
+  NativeSymbols,
+  Pointer,
+  Runtime,
+  TcpServeOptions,
+  TcpServer,
+  WatchCallback,
+} from "./symbols.ts";
 export { BATCH_MAX, EVENTS_MAX, Flag, IO_WORDS, Opt, Stat, Status } from "./symbols.ts";
 
 /** Thrown when libxio cannot be found or loaded. */

@@ -162,6 +162,31 @@ export interface Runtime {
   env(name: string): string | undefined;
   /** Whether a file exists (and is readable). */
   exists(path: string): boolean;
+  /** Serves `handler` over TCP with the runtime's own HTTP server (Deno.serve or Bun.serve). */
+  serveTcp(options: TcpServeOptions, handler: (request: Request) => Response | Promise<Response>): TcpServer;
+  /**
+   * For the opt-in preload module only: wraps the runtime's own serve function so that
+   * `onServe` sees every handler the application serves. The library never calls this.
+   */
+  interceptServe(
+    onServe: (handler: (request: Request, info: unknown) => Response | Promise<Response>) => void,
+  ): void;
+}
+
+/** Options of {@linkcode Runtime.serveTcp}. */
+export interface TcpServeOptions {
+  port: number;
+  hostname?: string;
+  onListen?: (addr: { hostname: string; port: number }) => void;
+}
+
+/** A TCP server started by {@linkcode Runtime.serveTcp}. */
+export interface TcpServer {
+  readonly addr: { hostname: string; port: number };
+  readonly finished: Promise<void>;
+  shutdown(): Promise<void>;
+  ref(): void;
+  unref(): void;
 }
 
 /** Status codes returned by the library (`XIO_E_*` in xio.h). */

@@ -1,0 +1,371 @@
+/**
+ * What the HTTP client and server share: a channel carrying many streams at once, each with its
+ * own flow control, so that no stream waits behind another (no head-of-line blocking).
+ *
+ * A `Wire` owns one channel. One receive loop drains the channel as fast as frames arrive and
+ * hands each to its stream; DATA frames stay in shared memory, queued on their stream, until the
+ * body is read. A sender may have WINDOW_BYTES of a stream's body unread by the other side; the
+ * reader returns credit with WINDOW frames as the application consumes the body.
+ *
+ * @module
+ */
+
+import type { Channel, SharedBuffer } from "./zero_copy.ts";
+import {
+  FLAG_END,
+  FRAME_DATA,
+  FRAME_END,
+  FRAME_RESET,
+  FRAME_WINDOW,
+  FrameError,
+  FrameReader,
+  FrameWriter,
+  HEADER_BYTES,
+  RESET_ERROR,
+} from "./_http_frames.ts";
+
+/** Body bytes one stream may have in flight before its sender waits for credit. */
+export const WINDOW_BYTES = 256 * 1024;
+/** The largest DATA payload: a 64 KiB buffer less the frame header. */
+export const DATA_MAX = 65536 - HEADER_BYTES;
+/** Bodies up to this size travel inside the headers frame when they are complete. */
+export const INLINE_MAX = 16 * 1024;
+
+/** Receives the frames of one stream. */
+export interface StreamHandler {
+  /** A HEADERS frame (copied out) arrived. Only the first frame of a stream. */
+  onHeaders(frame: FrameReader, end: boolean): void;
+  /** A DATA frame: the handler owns `buffer` (payload after the frame header). */
+  onData(buffer: SharedBuffer, end: boolean): void;
+  /** END, or DATA with the end flag, was handled by onData. */
+  onEnd(): void;
+  /** The peer reset the stream, or the wire failed. */
+  onReset(error: Error): void;
+  /** The peer granted `bytes` more credit. */
+  onWindow(bytes: number): void;
+}
+
+/** One channel, many streams. */
+export class Wire {
+  readonly channel: Channel;
+  readonly streams = new Map<number, StreamHandler>();
+  #frames = new FrameWriter();
+  #queue: SharedBuffer[] = [];
+  #pumping: Promise<void> | undefined;
+  #failed: Error | undefined;
+  #onUnknown: (frame: FrameReader) => void;
+  #onClose: (error: Error | undefined) => void;
+  /** Resolves when the receive loop ends. */
+  readonly done: Promise<void>;
+
+  constructor(
+    channel: Channel,
+    onUnknown: (frame: FrameReader) => void,
+    onClose: (error: Error | undefined) => void,
+  ) {
+    this.channel = channel;
+    this.#onUnknown = onUnknown;
+    this.#onClose = onClose;
+    // Start on the next microtask, so that the owner has stored the wire before frames arrive.
+    this.done = Promise.resolve().then(() => this.#receive());
+  }
+
+  get failed(): Error | undefined {
+    return this.#failed;
+  }
+
+  /** Starts a frame; `send()` then ships it. */
+  frame(type: number, flags: number, stream: number): FrameWriter {
+    return this.#frames.start(type, flags, stream);
+  }
+
+  /** Copies the frame built with `frame()` into a shared buffer and sends it in order. */
+  async send(): Promise<void> {
+    const bytes = this.#frames.finish();
+    const channel = this.channel;
+    let buffer = channel.tryAlloc(bytes.length);
+    if (buffer === undefined) {
+      const copy = bytes.slice(); // the scratch is reused by the next frame
+      buffer = await channel.alloc(copy.length);
+      buffer.copyFrom(copy);
+    } else {
+      buffer.copyFrom(bytes);
+    }
+    this.#ship(buffer);
+    if (this.#pumping !== undefined) await this.#pumping;
+  }
+
+  /** Sends a DATA frame of `chunk` (at most DATA_MAX bytes) directly from the caller's bytes. */
+  async sendData(stream: number, chunk: Uint8Array, end: boolean): Promise<void> {
+    const channel = this.channel;
+    const size = HEADER_BYTES + chunk.length;
+    const buffer = channel.tryAlloc(size) ?? await channel.alloc(size);
+    const header = this.#frames.start(FRAME_DATA, end ? FLAG_END : 0, stream).finish();
+    buffer.copyFrom(header);
+    buffer.copyFrom(chunk, HEADER_BYTES);
+    this.#ship(buffer);
+    if (this.#pumping !== undefined) await this.#pumping;
+  }
+
+  /** Sends a small control frame (END, RST or WINDOW) without waiting. */
+  control(type: number, stream: number, value?: number): void {
+    if (this.#failed !== undefined) return;
+    const frames = this.#frames.start(type, type === FRAME_END ? FLAG_END : 0, stream);
+    if (value !== undefined) frames.u32(value);
+    this.send().catch(() => {});
+  }
+
+  #ship(buffer: SharedBuffer): void {
+    if (this.#failed !== undefined) {
+      buffer.release();
+      throw this.#failed;
+    }
+    if (this.#queue.length === 0 && this.channel.trySend(buffer)) return;
+    this.#queue.push(buffer);
+    this.#pumping ??= this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        await this.channel.send(this.#queue[0]);
+        this.#queue.shift();
+      }
+    } catch (error) {
+      this.#fail(error as Error);
+    } finally {
+      this.#pumping = undefined;
+    }
+  }
+
+  async #receive(): Promise<void> {
+    const channel = this.channel;
+    const batch: SharedBuffer[] = [];
+    let error: Error | undefined;
+    try {
+      for (;;) {
+        let n = channel.tryRecvMany(batch);
+        if (n === null) break;
+        if (n === 0) {
+          const one = await channel.recv();
+          if (one === null) break;
+          batch[0] = one;
+          n = 1;
+        }
+        for (let i = 0; i < n; i++) this.#dispatch(batch[i]);
+      }
+    } catch (e) {
+      error = e as Error;
+    }
+    this.#fail(error ?? new Error("The peer closed the connection"));
+    this.#onClose(error);
+  }
+
+  #dispatch(buffer: SharedBuffer): void {
+    const header = new Uint8Array(HEADER_BYTES);
+    if (buffer.length < HEADER_BYTES) {
+      buffer.release();
+      throw new Error(`A frame of ${buffer.length} bytes arrived`);
+    }
+    buffer.copyTo(header);
+    const type = header[0];
+    const end = (header[1] & FLAG_END) !== 0;
+    const stream = new DataView(header.buffer).getUint32(4, true);
+    const handler = this.streams.get(stream);
+    if (type === FRAME_DATA && handler !== undefined) {
+      handler.onData(buffer, end);
+      return;
+    }
+    // Every other frame is small: copy it out and give the shared buffer back at once.
+    const bytes = new Uint8Array(buffer.length);
+    buffer.copyTo(bytes);
+    buffer.release();
+    const frame = new FrameReader(bytes);
+    try {
+      if (handler === undefined) {
+        this.#onUnknown(frame);
+        return;
+      }
+      switch (type) {
+        case FRAME_END:
+          handler.onEnd();
+          break;
+        case FRAME_RESET:
+          handler.onReset(new Error(`The peer reset stream ${stream} (reason ${frame.u32()})`));
+          break;
+        case FRAME_WINDOW:
+          handler.onWindow(frame.u32());
+          break;
+        default:
+          handler.onHeaders(frame, end);
+      }
+    } catch (error) {
+      // A malformed frame ends its stream, not the connection.
+      if (!(error instanceof FrameError)) throw error;
+      this.streams.get(stream)?.onReset(error);
+      this.streams.delete(stream);
+      this.control(FRAME_RESET, stream, RESET_ERROR);
+    }
+  }
+
+  #fail(error: Error): void {
+    if (this.#failed !== undefined) return;
+    this.#failed = error;
+    for (const buffer of this.#queue.splice(0)) buffer.release();
+    for (const handler of [...this.streams.values()]) handler.onReset(error);
+    this.streams.clear();
+  }
+
+  /** Fails every stream and closes the channel. */
+  close(error: Error = new Error("The connection was closed")): void {
+    this.#fail(error);
+    this.channel.close();
+  }
+}
+
+/**
+ * The receiving side of a body: DATA buffers queued in shared memory, read out on demand, with
+ * credit returned to the sender as they are consumed.
+ */
+export class BodyQueue {
+  #buffers: SharedBuffer[] = [];
+  #offset = 0;
+  #ended = false;
+  #error: Error | undefined;
+  #wake: (() => void) | undefined;
+  #consumed = 0;
+  #credit: (bytes: number) => void;
+
+  constructor(credit: (bytes: number) => void) {
+    this.#credit = credit;
+  }
+
+  push(buffer: SharedBuffer): void {
+    if (this.#error !== undefined) {
+      buffer.release();
+      return;
+    }
+    this.#buffers.push(buffer);
+    this.#notify();
+  }
+
+  end(): void {
+    this.#ended = true;
+    this.#notify();
+  }
+
+  fail(error: Error): void {
+    this.#error ??= error;
+    for (const buffer of this.#buffers.splice(0)) buffer.release();
+    this.#notify();
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  /** The next chunk of the body (copied out of shared memory), or null at its end. */
+  async next(max = 65536): Promise<Uint8Array | null> {
+    for (;;) {
+      if (this.#error !== undefined) throw this.#error;
+      const head = this.#buffers[0];
+      if (head !== undefined) {
+        const available = head.length - HEADER_BYTES - this.#offset;
+        const n = Math.min(available, max);
+        const out = new Uint8Array(n);
+        head.copyTo(out, HEADER_BYTES + this.#offset);
+        this.#offset += n;
+        if (this.#offset === head.length - HEADER_BYTES) {
+          this.#buffers.shift();
+          head.release();
+          this.#offset = 0;
+        }
+        this.#consumed += n;
+        if (this.#consumed >= WINDOW_BYTES / 2) {
+          this.#credit(this.#consumed);
+          this.#consumed = 0;
+        }
+        if (n > 0) return out;
+        continue;
+      }
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+
+  /** A ReadableStream over the queue; cancelling it calls `onCancel`. */
+  stream(onCancel: () => void): ReadableStream<Uint8Array> {
+    return new ReadableStream({
+      type: "bytes",
+      pull: async (controller) => {
+        try {
+          const chunk = await this.next();
+          if (chunk === null) controller.close();
+          else controller.enqueue(chunk);
+        } catch (error) {
+          controller.error(error);
+        }
+      },
+      cancel: () => {
+        this.fail(new Error("The body was cancelled"));
+        onCancel();
+      },
+    });
+  }
+}
+
+/** Sends a body stream as DATA frames within the stream's window. */
+export class BodySender {
+  #credit = WINDOW_BYTES;
+  #wake: (() => void) | undefined;
+  #stopped: Error | undefined;
+
+  grant(bytes: number): void {
+    this.#credit += bytes;
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  stop(error: Error): void {
+    this.#stopped ??= error;
+    this.grant(0);
+  }
+
+  get stopped(): Error | undefined {
+    return this.#stopped;
+  }
+
+  /** Sends every chunk of `body`, then END. Returns false if the stream was stopped. */
+  async send(wire: Wire, stream: number, body: ReadableStream<Uint8Array>): Promise<boolean> {
+    const reader = body.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (this.#stopped !== undefined) {
+          reader.cancel(this.#stopped).catch(() => {});
+          return false;
+        }
+        if (done) break;
+        for (let at = 0; at < value.length; at += DATA_MAX) {
+          const chunk = value.subarray(at, Math.min(value.length, at + DATA_MAX));
+          while (this.#credit < chunk.length && this.#stopped === undefined) {
+            await new Promise<void>((resolve) => (this.#wake = resolve));
+          }
+          if (this.#stopped !== undefined) {
+            reader.cancel(this.#stopped).catch(() => {});
+            return false;
+          }
+          this.#credit -= chunk.length;
+          await wire.sendData(stream, chunk, false);
+        }
+      }
+    } finally {
+      reader.releaseLock();
+    }
+    wire.control(FRAME_END, stream);
+    return true;
+  }
+}

@@ -1,0 +1,667 @@
+/**
+ * HTTP over shared memory: a `Deno.serve`-compatible {@linkcode serve} and a `fetch`-compatible
+ * {@linkcode fetch}, with Web-standard `Request` and `Response`. Existing handlers (a Hono app's
+ * `fetch`, a `deno serve` default export, a `Bun.serve` options object) move over unchanged.
+ *
+ * Requests travel as compact binary frames (no HTTP/1.1 text), multiplexed with stream ids over
+ * one channel per client process and service, each stream with its own flow control, so a slow
+ * handler or a slow reader holds up nobody else. Bodies stay in shared memory until read.
+ *
+ * `fetch("xio://orders/path")` goes over shared memory. Other URLs go to the runtime's own fetch,
+ * unless the route table maps their origin (`XIO_ROUTES="http://orders:8080=orders"`, or
+ * {@linkcode setRoute}) to a service that is registered locally; then they go over shared memory
+ * too, and over TCP as before when it is not.
+ *
+ * @example
+ * ```ts
+ * import { fetch, serve } from "@xio/core/http";
+ *
+ * await using server = serve({ name: "hello" }, (request) =>
+ *   new Response(`Hello from ${new URL(request.url).pathname}`));
+ *
+ * const response = await fetch("xio://hello/world");
+ * console.log(await response.text()); // "Hello from /world"
+ * ```
+ *
+ * @module
+ */
+
+import { runtime, type TcpServer } from "./ffi/mod.ts";
+import { ConnectionRefusedError } from "./errors.ts";
+import type { Channel, Domain, Listener, SharedBuffer } from "./zero_copy.ts";
+import { socketDomain, type XioAddr } from "./socket.ts";
+import {
+  FLAG_END,
+  FRAME_REQUEST,
+  FRAME_RESET,
+  FRAME_RESPONSE,
+  FRAME_WINDOW,
+  FrameError,
+  type FrameReader,
+  RESET_CANCEL,
+  RESET_REFUSED,
+} from "./_http_frames.ts";
+import { BodyQueue, BodySender, DATA_MAX, INLINE_MAX, type StreamHandler, Wire } from "./_http_wire.ts";
+
+export { FrameError } from "./_http_frames.ts";
+
+/** What a handler receives besides the request, as with `Deno.serve`. */
+export interface ServeHandlerInfo {
+  /** The client's address. */
+  remoteAddr: XioAddr;
+  /** Resolves once the response has been sent in full; rejects if the client went away. */
+  completed: Promise<void>;
+}
+
+/** A request handler, as `Deno.serve` takes. */
+export type ServeHandler = (request: Request, info: ServeHandlerInfo) => Response | Promise<Response>;
+
+/** Anything with a `fetch(request, info)` method: a Hono app, a `deno serve` export, Bun options. */
+export interface FetchApp {
+  fetch(request: Request, info: ServeHandlerInfo): Response | Promise<Response>;
+}
+
+/** Options of {@linkcode serve}. */
+export interface ServeOptions {
+  /** The service name clients use (`xio://<name>/...`). Default: `XIO_SERVICE`, or `"http"`. */
+  name?: string;
+  /** The domain, as for sockets: a handle or a name (default `XIO_DOMAIN` or `"xio"`). */
+  domain?: Domain | string;
+  /** Aborting it shuts the server down gracefully. */
+  signal?: AbortSignal;
+  /** Called once listening. */
+  onListen?: (addr: XioAddr) => void;
+  /** Turns a handler's exception into a response (default: a plain 500). */
+  onError?: (error: unknown) => Response | Promise<Response>;
+  /** Also serve over TCP on this port with the runtime's own server, for other machines. */
+  port?: number;
+  /** The TCP host name (with `port`). */
+  hostname?: string;
+}
+
+/** {@linkcode ServeOptions} with the handler inside, as `Deno.serve({ handler })` takes. */
+export interface ServeInit extends ServeOptions {
+  /** The handler. */
+  handler: ServeHandler;
+}
+
+// The runtime's own fetch, taken before anything (such as the opt-in preload) replaces it.
+const runtimeFetch: typeof globalThis.fetch = globalThis.fetch.bind(globalThis);
+
+// ---------------------------------------------------------------------------------------------
+// Routing
+
+const routes = new Map<string, string>();
+for (const pair of (runtime.env("XIO_ROUTES") ?? "").split(",")) {
+  const at = pair.lastIndexOf("=");
+  if (at > 0) setRoute(pair.slice(0, at).trim(), pair.slice(at + 1).trim());
+}
+
+/**
+ * Maps an origin such as `http://orders:8080` to a local service. `fetch` then sends requests for
+ * that origin over shared memory while the service is registered, and over TCP otherwise.
+ *
+ * @example
+ * ```ts
+ * import { setRoute } from "@xio/core/http";
+ * setRoute("http://orders:8080", "orders");
+ * ```
+ */
+export function setRoute(origin: string, service: string): void {
+  routes.set(new URL(origin).origin, service);
+}
+
+/** Removes a route set with {@linkcode setRoute} or `XIO_ROUTES`. */
+export function deleteRoute(origin: string): void {
+  routes.delete(new URL(origin).origin);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+
+class ClientSession {
+  readonly wire: Wire;
+  #next = 1;
+  #active = 0;
+
+  constructor(channel: Channel, onClose: () => void) {
+    channel.unref(); // an idle session must not keep the process alive
+    this.wire = new Wire(channel, () => {}, onClose);
+  }
+
+  open(handler: StreamHandler): number {
+    const id = this.#next;
+    this.#next += 2;
+    this.wire.streams.set(id, handler);
+    if (this.#active++ === 0) this.wire.channel.ref();
+    return id;
+  }
+
+  finish(id: number): void {
+    if (!this.wire.streams.delete(id)) return;
+    if (--this.#active === 0) this.wire.channel.unref();
+  }
+}
+
+const sessions = new Map<string, ClientSession>();
+
+function session(domain: Domain, service: string): ClientSession {
+  const key = `${domain.name}\0${service}`;
+  let s = sessions.get(key);
+  if (s === undefined || s.wire.failed !== undefined) {
+    const channel = domain.connectSync(service); // throws ConnectionRefusedError at once
+    const created: ClientSession = new ClientSession(channel, () => {
+      if (sessions.get(key) === created) sessions.delete(key);
+    });
+    s = created;
+    sessions.set(key, s);
+  }
+  return s;
+}
+
+/** Where a URL goes: a local service, or (undefined) the runtime's own fetch. */
+function target(url: URL): { service: string; authority: string } | undefined {
+  if (url.protocol === "xio:") return { service: decodeURIComponent(url.hostname), authority: url.host };
+  const service = routes.get(url.origin);
+  return service === undefined ? undefined : { service, authority: url.host };
+}
+
+function networkError(message: string, cause?: unknown): TypeError {
+  return new TypeError(message, { cause });
+}
+
+/**
+ * `fetch` with the signature of the global one. `xio://service/path` URLs, and URLs whose origin
+ * is routed to a locally registered service, go over shared memory; everything else goes to the
+ * runtime's own fetch unchanged. Rejects with a `TypeError` on network errors (an unknown
+ * service, a server that died), as fetch does.
+ *
+ * @example
+ * ```ts
+ * import { fetch } from "@xio/core/http";
+ * const response = await fetch("https://example.com").catch(() => undefined); // the runtime's fetch
+ * ```
+ */
+export async function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  const href = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+  let url: URL;
+  try {
+    url = new URL(href);
+  } catch {
+    return runtimeFetch(input, init);
+  }
+  const first = target(url);
+  if (first === undefined) return runtimeFetch(input, init);
+  let request = new Request(input, init);
+  const originalBody = init?.body ?? null;
+  const domain = socketDomain(undefined);
+  for (let redirects = 0;; redirects++) {
+    const where = target(new URL(request.url));
+    if (where === undefined) return runtimeFetch(request);
+    let s: ClientSession;
+    try {
+      s = session(domain, where.service);
+    } catch (error) {
+      if (!(error instanceof ConnectionRefusedError)) throw error;
+      // A routed origin whose service is not here: the request goes over TCP as it always did.
+      if (new URL(request.url).protocol !== "xio:") return runtimeFetch(request);
+      throw networkError(`xio: no service "${where.service}" is listening in domain "${domain.name}"`, error);
+    }
+    const response = await exchange(s, request, where.authority);
+    if (!REDIRECT_STATUS.has(response.status) || request.redirect === "manual") return response;
+    if (request.redirect === "error") {
+      await response.body?.cancel();
+      throw networkError(`Redirect to ${response.headers.get("location")} refused (redirect: "error")`);
+    }
+    if (redirects >= 20) throw networkError("Too many redirects");
+    const location = response.headers.get("location");
+    if (location === null) return response;
+    await response.body?.cancel();
+    const next = new URL(location, request.url);
+    const toGet = response.status === 303 ||
+      ((response.status === 301 || response.status === 302) && request.method === "POST");
+    if (!toGet && request.body !== null && originalBody instanceof ReadableStream) {
+      throw networkError("Cannot follow a redirect that needs a streamed request body again");
+    }
+    request = new Request(next, {
+      method: toGet ? (request.method === "HEAD" ? "HEAD" : "GET") : request.method,
+      headers: request.headers,
+      body: toGet ? null : originalBody,
+      signal: request.signal,
+      redirect: request.redirect,
+    });
+    if (toGet) {
+      for (const name of ["content-type", "content-length", "content-encoding", "content-language"]) {
+        request.headers.delete(name);
+      }
+    }
+  }
+}
+
+/** Sends one request on a session and resolves with its response. */
+async function exchange(s: ClientSession, request: Request, authority: string): Promise<Response> {
+  const signal = request.signal;
+  if (signal.aborted) throw signal.reason;
+  const wire = s.wire;
+  const url = new URL(request.url);
+  const sender = new BodySender();
+  let body: BodyQueue | undefined;
+  let settle!: { resolve: (r: Response) => void; reject: (e: unknown) => void };
+  const responded = new Promise<Response>((resolve, reject) => (settle = { resolve, reject }));
+  let finished = false;
+  let id = 0;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    signal.removeEventListener("abort", onAbort);
+    s.finish(id);
+  };
+  const handler: StreamHandler = {
+    onHeaders(frame: FrameReader, end: boolean) {
+      const status = frame.u16();
+      const statusText = frame.string();
+      const headers = frame.headers();
+      const inline = end ? frame.rest() : undefined;
+      const nullBody = NULL_BODY_STATUS.has(status) || request.method === "HEAD";
+      let responseBody: BodyInit | null = null;
+      if (end) {
+        finish();
+        if (!nullBody) responseBody = inline!;
+      } else {
+        body = new BodyQueue((bytes) => wire.control(FRAME_WINDOW, id, bytes));
+        if (!nullBody) {
+          responseBody = body.stream(() => {
+            wire.control(FRAME_RESET, id, RESET_CANCEL);
+            finish();
+          });
+        }
+      }
+      const response = new Response(responseBody, { status, statusText, headers });
+      Object.defineProperty(response, "url", { value: request.url });
+      settle.resolve(response);
+    },
+    onData(buffer: SharedBuffer, end: boolean) {
+      if (body === undefined) {
+        buffer.release();
+        return;
+      }
+      body.push(buffer);
+      if (end) handler.onEnd();
+    },
+    onEnd() {
+      body?.end();
+      finish();
+    },
+    onReset(error: Error) {
+      const failure = networkError(`xio: the request to ${request.url} failed: ${error.message}`, error);
+      sender.stop(failure);
+      body?.fail(failure);
+      settle.reject(failure);
+      finish();
+    },
+    onWindow(bytes: number) {
+      sender.grant(bytes);
+    },
+  };
+  const onAbort = () => {
+    const reason = signal.reason;
+    wire.control(FRAME_RESET, id, RESET_CANCEL);
+    sender.stop(reason);
+    body?.fail(reason);
+    settle.reject(reason);
+    finish();
+  };
+  id = s.open(handler);
+  signal.addEventListener("abort", onAbort);
+
+  try {
+    let streamBody: ReadableStream<Uint8Array> | null = null;
+    let inline: Uint8Array | undefined;
+    if (request.body !== null && request.method !== "GET" && request.method !== "HEAD") {
+      ({ inline, stream: streamBody } = await peekBody(request.body));
+    }
+    const frame = wire.frame(FRAME_REQUEST, streamBody === null ? FLAG_END : 0, id)
+      .string(request.method)
+      .string(authority)
+      .string(url.pathname + url.search, true)
+      .headers(request.headers);
+    if (inline !== undefined) frame.bytes(inline);
+    await wire.send();
+    if (streamBody !== null) await sender.send(wire, id, streamBody);
+  } catch (error) {
+    handler.onReset(error as Error);
+  }
+  return responded;
+}
+
+/**
+ * Looks at the start of a body: a whole body of at most INLINE_MAX bytes that is already
+ * available comes back as `inline` (it travels inside the headers frame); otherwise `stream`
+ * yields the same bytes in order.
+ */
+async function peekBody(
+  body: ReadableStream<Uint8Array>,
+): Promise<
+  { inline: Uint8Array<ArrayBuffer>; stream: null } | {
+    inline: undefined;
+    stream: ReadableStream<Uint8Array>;
+  }
+> {
+  const reader = body.getReader();
+  const first = await reader.read();
+  if (first.done) {
+    reader.releaseLock();
+    return { inline: new Uint8Array(0), stream: null };
+  }
+  const next = reader.read();
+  const second = await settledSoon(next);
+  if (second !== undefined && second.done && first.value.length <= INLINE_MAX) {
+    reader.releaseLock();
+    return { inline: first.value.slice(), stream: null };
+  }
+  return { inline: undefined, stream: prepend(reader, first.value, next) };
+}
+
+/** Waits a few microtask turns for `promise`: its value, or undefined if still pending. */
+async function settledSoon<T>(promise: Promise<T>): Promise<T | undefined> {
+  let value: T | undefined;
+  let settled = false;
+  promise.then((v) => {
+    value = v;
+    settled = true;
+  }, () => {
+    settled = true;
+  });
+  for (let i = 0; i < 4 && !settled; i++) await null;
+  return value;
+}
+
+/** A stream that yields `first`, then the result of the read already started, then the rest. */
+function prepend(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  first: Uint8Array,
+  pending: Promise<ReadableStreamReadResult<Uint8Array>>,
+): ReadableStream<Uint8Array> {
+  let head: Uint8Array | undefined = first;
+  let started: Promise<ReadableStreamReadResult<Uint8Array>> | undefined = pending;
+  return new ReadableStream({
+    async pull(controller) {
+      if (head !== undefined) {
+        controller.enqueue(head);
+        head = undefined;
+        return;
+      }
+      const read = started ?? reader.read();
+      started = undefined;
+      const { value, done } = await read;
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+/** A running server, as `Deno.serve` returns. */
+export class XioServer implements AsyncDisposable {
+  /** The shared-memory address it listens on. */
+  readonly addr: XioAddr;
+  /** The TCP server, if `port` was given. */
+  readonly tcp: TcpServer | undefined;
+  /** Resolves once the server has shut down. */
+  readonly finished: Promise<void>;
+  #listener: Listener;
+  #connections = new Set<ServerConnection>();
+  #draining = false;
+  #done!: () => void;
+  #accepting: Promise<void>;
+
+  /** Internal: use {@linkcode serve}. */
+  constructor(listener: Listener, addr: XioAddr, app: ServeHandler, options: ServeOptions) {
+    this.#listener = listener;
+    this.addr = addr;
+    this.finished = new Promise((resolve) => (this.#done = resolve));
+    const onError = options.onError ?? defaultOnError;
+    this.#accepting = (async () => {
+      for await (const channel of listener) {
+        const connection = new ServerConnection(channel, app, onError, addr, () => this.#draining);
+        this.#connections.add(connection);
+        connection.wire.done.then(() => this.#connections.delete(connection));
+      }
+    })();
+    this.tcp = options.port !== undefined
+      ? runtime.serveTcp(
+        { port: options.port, hostname: options.hostname },
+        (request) => app(request, { remoteAddr: addr, completed: Promise.resolve() }),
+      )
+      : undefined;
+    options.signal?.addEventListener("abort", () => void this.shutdown(), { once: true });
+  }
+
+  /** Stops taking new requests, lets the ones in flight complete, then closes. */
+  async shutdown(): Promise<void> {
+    if (!this.#draining) {
+      this.#draining = true;
+      this.#listener.close();
+      await this.#accepting.catch(() => {});
+      await Promise.all([...this.#connections].map((c) => c.drain()));
+      await this.tcp?.shutdown();
+      this.#done();
+    }
+    await this.finished;
+  }
+
+  /** Lets the process exit while the server waits for requests. */
+  unref(): void {
+    this.#listener.unref();
+    for (const c of this.#connections) c.wire.channel.unref();
+    this.tcp?.unref();
+  }
+
+  /** Undoes {@linkcode XioServer.unref}. */
+  ref(): void {
+    this.#listener.ref();
+    for (const c of this.#connections) c.wire.channel.ref();
+    this.tcp?.ref();
+  }
+
+  /** Shuts the server down gracefully. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+}
+
+function defaultOnError(error: unknown): Response {
+  console.error("xio: the request handler threw:", error);
+  return new Response("Internal Server Error", { status: 500 });
+}
+
+class ServerConnection {
+  readonly wire: Wire;
+  #inFlight = 0;
+  #idle: (() => void) | undefined;
+  #app: ServeHandler;
+  #onError: (error: unknown) => Response | Promise<Response>;
+  #remote: XioAddr;
+  #draining: () => boolean;
+
+  constructor(
+    channel: Channel,
+    app: ServeHandler,
+    onError: (error: unknown) => Response | Promise<Response>,
+    addr: XioAddr,
+    draining: () => boolean,
+  ) {
+    this.#app = app;
+    this.#onError = onError;
+    this.#remote = { ...addr, name: `client-${channel.index}` };
+    this.#draining = draining;
+    this.wire = new Wire(channel, (frame) => this.#onRequest(frame), () => {});
+  }
+
+  async drain(): Promise<void> {
+    if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    this.wire.close();
+  }
+
+  #onRequest(frame: FrameReader): void {
+    if (frame.type !== FRAME_REQUEST) return; // a late frame of a finished stream
+    const id = frame.stream;
+    if (this.#draining()) {
+      this.wire.control(FRAME_RESET, id, RESET_REFUSED);
+      return;
+    }
+    const method = frame.string();
+    const authority = frame.string();
+    const path = frame.string(true);
+    const headers = frame.headers();
+    const end = (frame.flags & FLAG_END) !== 0;
+    if (!path.startsWith("/")) {
+      throw new FrameError(`A request path must start with "/", got ${JSON.stringify(path)}`);
+    }
+    const inline = end ? frame.rest() : undefined;
+    this.#inFlight++;
+    this.#serve(id, method, authority, path, headers, inline).finally(() => {
+      if (--this.#inFlight === 0) this.#idle?.();
+    });
+  }
+
+  async #serve(
+    id: number,
+    method: string,
+    authority: string,
+    path: string,
+    headers: [string, string][],
+    inline: Uint8Array<ArrayBuffer> | undefined,
+  ): Promise<void> {
+    const wire = this.wire;
+    const abort = new AbortController();
+    const sender = new BodySender();
+    let completed!: { resolve: () => void; reject: (e: unknown) => void };
+    const info: ServeHandlerInfo = {
+      remoteAddr: this.#remote,
+      completed: new Promise<void>((resolve, reject) => (completed = { resolve, reject })),
+    };
+    info.completed.catch(() => {});
+    const body = inline === undefined
+      ? new BodyQueue((bytes) => wire.control(FRAME_WINDOW, id, bytes))
+      : undefined;
+    let reset: Error | undefined;
+    wire.streams.set(id, {
+      onHeaders() {
+        throw new FrameError(`Stream ${id} sent its headers twice`);
+      },
+      onData: (buffer, end) => {
+        if (body === undefined) return buffer.release();
+        body.push(buffer);
+        if (end) body.end();
+      },
+      onEnd: () => body?.end(),
+      onReset: (error) => {
+        reset = error;
+        abort.abort(error);
+        sender.stop(error);
+        body?.fail(error);
+      },
+      onWindow: (bytes) => sender.grant(bytes),
+    });
+    try {
+      const hasBody = method !== "GET" && method !== "HEAD";
+      const request = new Request(`http://${authority}${path}`, {
+        method,
+        headers,
+        body: !hasBody ? null : inline ?? body!.stream(() => {}),
+        signal: abort.signal,
+        // @ts-ignore: `duplex` is required for streamed bodies but not yet in every type library
+        duplex: "half",
+      });
+      let response: Response;
+      try {
+        response = await this.#app(request, info);
+        if (!(response instanceof Response)) throw new TypeError("The handler did not return a Response");
+      } catch (error) {
+        if (reset !== undefined) throw reset;
+        response = await this.#onError(error);
+      }
+      if (reset !== undefined) throw reset;
+      await this.#respond(id, method, response, sender);
+      completed.resolve();
+    } catch (error) {
+      completed.reject(error);
+      if (reset === undefined) wire.control(FRAME_RESET, id, RESET_CANCEL);
+    } finally {
+      wire.streams.delete(id);
+      body?.fail(new Error("The request is over"));
+    }
+  }
+
+  async #respond(id: number, method: string, response: Response, sender: BodySender): Promise<void> {
+    const wire = this.wire;
+    let stream: ReadableStream<Uint8Array> | null = null;
+    let inline: Uint8Array | undefined;
+    if (method === "HEAD") await response.body?.cancel();
+    else if (response.body !== null) ({ inline, stream } = await peekBody(response.body));
+    const frame = wire.frame(FRAME_RESPONSE, stream === null ? FLAG_END : 0, id)
+      .u16(response.status)
+      .string(response.statusText)
+      .headers(response.headers);
+    if (inline !== undefined) frame.bytes(inline);
+    await wire.send();
+    if (stream !== null && !(await sender.send(wire, id, stream))) throw sender.stopped;
+  }
+}
+
+/**
+ * Serves HTTP over shared memory, taking what `Deno.serve` takes: `serve(handler)`,
+ * `serve(options, handler)`, `serve({ ...options, handler })`, or an object with a `fetch`
+ * method (a Hono app, a `deno serve` default export, a `Bun.serve` options object).
+ *
+ * A handler that throws gives a 500 (or `onError`'s response); the server keeps serving. With
+ * `port` (and `hostname`) the same handler is also served over TCP by the runtime's own server.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "@xio/core/http";
+ * const server = serve({ name: "serve-example" }, () => new Response("ok"));
+ * await server.shutdown();
+ * ```
+ */
+export function serve(handler: ServeHandler | FetchApp): XioServer;
+export function serve(options: ServeOptions, handler: ServeHandler | FetchApp): XioServer;
+export function serve(init: ServeInit | (ServeOptions & FetchApp)): XioServer;
+export function serve(
+  first: ServeHandler | FetchApp | ServeInit | ServeOptions,
+  second?: ServeHandler | FetchApp,
+): XioServer {
+  let options: ServeOptions;
+  let app: ServeHandler | FetchApp | undefined;
+  if (typeof first === "function") {
+    options = {};
+    app = first;
+  } else if (second !== undefined) {
+    options = first as ServeOptions;
+    app = second;
+  } else {
+    options = first as ServeOptions;
+    app = (first as ServeInit).handler ??
+      (typeof (first as FetchApp).fetch === "function" ? first as FetchApp : undefined);
+  }
+  if (app === undefined) throw new TypeError("serve() needs a handler or an object with a fetch method");
+  const handler: ServeHandler = typeof app === "function"
+    ? app
+    : ((target: FetchApp) => (request: Request, info: ServeHandlerInfo) => target.fetch(request, info))(app);
+  const domain = socketDomain(options.domain);
+  const name = options.name ?? runtime.env("XIO_SERVICE") ?? "http";
+  const listener = domain.listen(name);
+  const addr: XioAddr = { transport: "xio", domain: domain.name, name };
+  const server = new XioServer(listener, addr, handler, options);
+  options.onListen?.(addr);
+  return server;
+}
+
+export { DATA_MAX };
