@@ -210,7 +210,16 @@ export async function fetch(input: RequestInfo | URL, init?: RequestInit): Promi
       if (new URL(request.url).protocol !== "xio:") return runtimeFetch(request);
       throw networkError(`xio: no service "${where.service}" is listening in domain "${domain.name}"`, error);
     }
-    const response = await exchange(s, request, where.authority);
+    let response: Response;
+    try {
+      response = await exchange(s, request, where.authority);
+    } catch (error) {
+      if (!(error instanceof StaleSession)) throw error;
+      // The server went away since the last request: reconnect once (or fall back to TCP).
+      s.wire.close();
+      redirects--;
+      continue;
+    }
     if (!REDIRECT_STATUS.has(response.status) || request.redirect === "manual") return response;
     if (request.redirect === "error") {
       await response.body?.cancel();
@@ -238,6 +247,13 @@ export async function fetch(input: RequestInfo | URL, init?: RequestInit): Promi
         request.headers.delete(name);
       }
     }
+  }
+}
+
+/** The session's channel was closed by its server before this request was sent. */
+class StaleSession extends Error {
+  constructor(cause: unknown) {
+    super("stale session", { cause });
   }
 }
 
@@ -329,9 +345,18 @@ async function exchange(s: ClientSession, request: Request, authority: string): 
       .string(url.pathname + url.search, true)
       .headers(request.headers);
     if (inline !== undefined) frame.bytes(inline);
-    await wire.send();
-    if (streamBody !== null) await sender.send(wire, id, streamBody);
+    try {
+      await wire.send();
+    } catch (error) {
+      // Nothing of this request reached a server: the caller may safely try a new session.
+      finish();
+      throw new StaleSession(error);
+    }
+    // The upload goes on beside the response: a server may answer (and stream back) before the
+    // request body is complete.
+    if (streamBody !== null) sender.send(wire, id, streamBody).catch((error) => handler.onReset(error));
   } catch (error) {
+    if (error instanceof StaleSession) throw error;
     handler.onReset(error as Error);
   }
   return responded;
@@ -351,7 +376,11 @@ async function peekBody(
   }
 > {
   const reader = body.getReader();
-  const first = await reader.read();
+  const firstRead = reader.read();
+  // A body whose first bytes are not ready yet (a stream fed later) must not hold the headers
+  // back: the peer may be waiting for them before it produces anything.
+  const first = await settledSoon(firstRead);
+  if (first === undefined) return { inline: undefined, stream: resume(reader, firstRead) };
   if (first.done) {
     reader.releaseLock();
     return { inline: new Uint8Array(0), stream: null };
@@ -377,6 +406,24 @@ async function settledSoon<T>(promise: Promise<T>): Promise<T | undefined> {
   });
   for (let i = 0; i < 4 && !settled; i++) await null;
   return value;
+}
+
+/** A stream that yields the result of the read already started, then the rest. */
+function resume(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  pending: Promise<ReadableStreamReadResult<Uint8Array>>,
+): ReadableStream<Uint8Array> {
+  let started: Promise<ReadableStreamReadResult<Uint8Array>> | undefined = pending;
+  return new ReadableStream({
+    async pull(controller) {
+      const read = started ?? reader.read();
+      started = undefined;
+      const { value, done } = await read;
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
 }
 
 /** A stream that yields `first`, then the result of the read already started, then the rest. */
@@ -552,6 +599,9 @@ class ServerConnection {
       ? new BodyQueue((bytes) => wire.control(FRAME_WINDOW, id, bytes))
       : undefined;
     let reset: Error | undefined;
+    let rejectReset!: (error: Error) => void;
+    const resetSignal = new Promise<never>((_, reject) => (rejectReset = reject));
+    resetSignal.catch(() => {});
     wire.streams.set(id, {
       onHeaders() {
         throw new FrameError(`Stream ${id} sent its headers twice`);
@@ -564,6 +614,7 @@ class ServerConnection {
       onEnd: () => body?.end(),
       onReset: (error) => {
         reset = error;
+        rejectReset(error);
         abort.abort(error);
         sender.stop(error);
         body?.fail(error);
@@ -582,7 +633,8 @@ class ServerConnection {
       });
       let response: Response;
       try {
-        response = await this.#app(request, info);
+        // A request whose client reset it is over, whether or not the handler ever returns.
+        response = await Promise.race([this.#app(request, info), resetSignal]);
         if (!(response instanceof Response)) throw new TypeError("The handler did not return a Response");
       } catch (error) {
         if (reset !== undefined) throw reset;

@@ -67,9 +67,25 @@ const WINDOW_CHUNKS = 32;
 const SPILL_BYTES = WINDOW_CHUNKS * CHUNK_MAX;
 
 const shared = new Map<string, Domain>();
+let defaultDomain: Domain | string | undefined;
+
+/**
+ * Sets the domain that {@linkcode listen}, {@linkcode connect}, `serve` and `fetch` use when
+ * they are not given one. Without it they use the `XIO_DOMAIN` environment variable, or `"xio"`.
+ *
+ * @example
+ * ```ts
+ * import { setDefaultDomain } from "@xio/core";
+ * setDefaultDomain("shop");
+ * ```
+ */
+export function setDefaultDomain(domain: Domain | string | undefined): void {
+  defaultDomain = domain;
+}
 
 /** The domain handle for `domain`, opening a shared one by name if needed. */
 export function socketDomain(domain?: Domain | string): Domain {
+  domain ??= defaultDomain;
   if (domain instanceof Domain) return domain;
   const name = domain ?? runtime.env("XIO_DOMAIN") ?? "xio";
   let handle = shared.get(name);

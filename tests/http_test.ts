@@ -1,0 +1,446 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { stream as honoStream } from "hono/streaming";
+import {
+  Domain,
+  fetch,
+  type FetchApp,
+  serve,
+  type ServeHandler,
+  setDefaultDomain,
+  setRoute,
+  type XioServer,
+} from "../mod.ts";
+import { Stream } from "./fixtures/_stream.ts";
+import { delay, Fixture, runtimeName, uniqueName, within } from "./_helpers.ts";
+
+let domain: Domain;
+before(() => {
+  domain = Domain.open({
+    name: uniqueName("http"),
+    hugepages: "never",
+    channels: 512,
+    classes: [
+      { size: 256, count: 8192 },
+      { size: 4096, count: 2048 },
+      { size: 65536, count: 512 },
+      { size: 1 << 20, count: 8 },
+    ],
+  });
+  setDefaultDomain(domain);
+});
+const fixtures: Fixture[] = [];
+function peer(args: string[]): Fixture {
+  const fixture = new Fixture("http_peer.ts", args);
+  fixtures.push(fixture);
+  return fixture;
+}
+after(async () => {
+  for (const fixture of fixtures) if (fixture.child.exitCode === null) await fixture.kill();
+  setDefaultDomain(undefined);
+  domain.close();
+});
+
+let services = 0;
+/** Serves `handler` under a fresh name; returns the name and the server. */
+function start(handler: ServeHandler | FetchApp): [string, XioServer] {
+  const name = `svc${services++}`;
+  return [name, serve({ name }, handler)];
+}
+
+function checksum(bytes: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < bytes.length; i++) sum = (sum * 31 + bytes[i]) >>> 0;
+  return sum;
+}
+
+function allFree(): boolean {
+  return domain.stats().classes.every((c) => c.free === c.total);
+}
+
+describe(`HTTP over shared memory (${runtimeName})`, () => {
+  test("every method reaches the handler, and HEAD gets headers without a body", async () => {
+    const [name, server] = start((request) =>
+      new Response(`method ${request.method}`, { headers: { "x-method": request.method } })
+    );
+    for (const method of ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]) {
+      const response = await fetch(`xio://${name}/`, { method, body: method === "GET" ? undefined : "x" });
+      assert.equal(await response.text(), `method ${method}`);
+    }
+    const head = await fetch(`xio://${name}/`, { method: "HEAD" });
+    assert.equal(head.headers.get("x-method"), "HEAD");
+    assert.equal(head.body, null);
+    await server.shutdown();
+  });
+
+  test("status, statusText and repeated headers, set-cookie included, go both ways", async () => {
+    const [name, server] = start((request) => {
+      const headers = new Headers();
+      headers.append("set-cookie", "a=1; Path=/");
+      headers.append("set-cookie", "b=2; HttpOnly");
+      headers.append("x-list", "one");
+      headers.append("x-list", "two");
+      headers.set("x-seen", request.headers.get("x-multi") ?? "");
+      headers.set("x-cookie", request.headers.get("cookie") ?? "");
+      return new Response(null, { status: 418, statusText: "I'm a teapot", headers });
+    });
+    const sent = new Headers([["x-multi", "1"], ["x-multi", "2"], ["cookie", "k=v"]]);
+    const response = await fetch(`xio://${name}/`, { headers: sent });
+    assert.equal(response.status, 418);
+    assert.equal(response.statusText, "I'm a teapot");
+    assert.deepEqual(response.headers.getSetCookie(), ["a=1; Path=/", "b=2; HttpOnly"]);
+    assert.equal(response.headers.get("x-list"), "one, two");
+    assert.equal(response.headers.get("x-seen"), "1, 2");
+    assert.equal(response.headers.get("x-cookie"), "k=v");
+    await server.shutdown();
+  });
+
+  test("empty, small and 100 MiB bodies arrive intact both ways", async () => {
+    const [name, server] = start(async (request) => {
+      const body = new Uint8Array(await request.arrayBuffer());
+      return new Response(body, { headers: { "x-sum": String(checksum(body)) } });
+    });
+    for (const size of [0, 1, 100, 16 * 1024, 16 * 1024 + 1, 1 << 20, 100 << 20]) {
+      const body = new Stream(size).take(size);
+      const response = await fetch(`xio://${name}/`, { method: "POST", body });
+      const back = new Uint8Array(await response.arrayBuffer());
+      assert.equal(back.length, size);
+      assert.equal(Number(response.headers.get("x-sum")), checksum(body), `size ${size}`);
+      assert.equal(checksum(back), checksum(body));
+    }
+    await server.shutdown();
+    await within(2000, waitFor(allFree), "every buffer back");
+  });
+
+  test("request and response bodies stream as ReadableStreams", async () => {
+    const [name, server] = start((request) => {
+      // Echo the request body back as it arrives.
+      return new Response(request.body);
+    });
+    let sendNext!: () => void;
+    const upload = new ReadableStream<Uint8Array>({
+      start() {},
+      async pull(controller) {
+        await new Promise<void>((resolve) => (sendNext = resolve));
+        controller.enqueue(new TextEncoder().encode("piece"));
+      },
+    });
+    const response = await fetch(
+      `xio://${name}/`,
+      { method: "POST", body: upload, duplex: "half" } as RequestInit,
+    );
+    const reader = response.body!.getReader();
+    for (let i = 0; i < 3; i++) {
+      await delay(5);
+      sendNext();
+      const { value } = await within(2000, reader.read(), "an echoed piece");
+      assert.equal(new TextDecoder().decode(value), "piece", "each piece comes back before the next is sent");
+    }
+    await reader.cancel();
+    await server.shutdown();
+  });
+
+  test("an abort on the client cancels the request on the server", async () => {
+    let serverSignal: AbortSignal | undefined;
+    const aborted = Promise.withResolvers<void>();
+    const [name, server] = start((request) => {
+      serverSignal = request.signal;
+      request.signal.addEventListener("abort", () => aborted.resolve());
+      return new Promise<Response>(() => {});
+    });
+    const controller = new AbortController();
+    const pending = fetch(`xio://${name}/`, { signal: controller.signal });
+    await waitFor(() => serverSignal !== undefined);
+    controller.abort();
+    await assert.rejects(pending, (e: Error) => e.name === "AbortError");
+    await within(1000, aborted.promise, "request.signal aborting on the server");
+    await server.shutdown();
+  });
+
+  test("a timeout signal rejects with a TimeoutError", async () => {
+    const [name, server] = start(() => new Promise<Response>(() => {}));
+    const started = performance.now();
+    await assert.rejects(
+      fetch(`xio://${name}/`, { signal: AbortSignal.timeout(100) }),
+      (e: Error) => e.name === "TimeoutError",
+    );
+    assert.ok(performance.now() - started < 1000);
+    await server.shutdown();
+  });
+
+  test("redirects are followed as fetch does, or not, as asked", async () => {
+    const [name, server] = start(async (request) => {
+      const url = new URL(request.url);
+      const code = Number(url.pathname.slice(1));
+      if (code >= 300) return new Response(null, { status: code, headers: { location: "/final" } });
+      return new Response(`${request.method} ${await request.text()}`);
+    });
+    for (
+      const [code, expected] of [[301, "GET "], [302, "GET "], [303, "GET "], [307, "POST body"], [
+        308,
+        "POST body",
+      ]] as const
+    ) {
+      const response = await fetch(`xio://${name}/${code}`, { method: "POST", body: "body" });
+      assert.equal(await response.text(), expected, `status ${code}`);
+      assert.equal(response.url, `xio://${name}/final`);
+    }
+    const manual = await fetch(`xio://${name}/302`, { redirect: "manual" });
+    assert.equal(manual.status, 302);
+    assert.equal(manual.headers.get("location"), "/final");
+    await assert.rejects(fetch(`xio://${name}/302`, { redirect: "error" }), TypeError);
+    await server.shutdown();
+  });
+
+  test("256 concurrent requests progress while a slow handler and an unread body wait", async () => {
+    const [name, server] = start(async (request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/slow") await delay(3000);
+      if (path === "/big") return new Response(new Uint8Array(8 << 20));
+      return new Response(path);
+    });
+    const slow = fetch(`xio://${name}/slow`);
+    const big = await fetch(`xio://${name}/big`); // its body is never read during the test
+    const started = performance.now();
+    const bodies = await within(
+      2500,
+      Promise.all(Array.from({ length: 256 }, (_, i) => fetch(`xio://${name}/r${i}`).then((r) => r.text()))),
+      "256 quick requests",
+    );
+    assert.deepEqual(bodies, Array.from({ length: 256 }, (_, i) => `/r${i}`));
+    assert.ok(performance.now() - started < 2500);
+    await big.body!.cancel();
+    await (await slow).text();
+    await server.shutdown();
+  });
+
+  test("many client processes talk to one server at once", async () => {
+    const [name, server] = start(() => new Response("hello from the test"));
+    const clients = Array.from({ length: 4 }, () => peer(["client", domain.name, name, "50"]));
+    for (const client of clients) {
+      assert.deepEqual(await within(30_000, client.json(30_000), "a client"), { ok: 50 });
+    }
+    await server.shutdown();
+  });
+
+  test("a server killed mid-response fails pending fetches with a TypeError within a second", async () => {
+    const server = peer(["server", domain.name, "doomed"]);
+    await server.waitFor("ready");
+    const streaming = await fetch("xio://doomed/stream?n=1000");
+    const reader = streaming.body!.getReader();
+    await reader.read();
+    const hanging = fetch("xio://doomed/hang");
+    await delay(50);
+    const killed = performance.now();
+    await server.kill();
+    await assert.rejects(within(1000, hanging, "the pending fetch's failure"), TypeError);
+    await assert.rejects(
+      within(
+        1000,
+        (async () => {
+          for (;;) if ((await reader.read()).done) throw new Error("the body ended cleanly");
+        })(),
+        "the body's failure",
+      ),
+      TypeError,
+    );
+    assert.ok(performance.now() - killed < 1000);
+    // A new server under the same name is reachable again.
+    const again = peer(["server", domain.name, "doomed"]);
+    await again.waitFor("ready");
+    assert.match(await (await fetch("xio://doomed/hello")).text(), /^hello from/);
+    await again.kill();
+  });
+
+  test("a killed client leaves no buffers or streams behind on the server", async () => {
+    let uploads = 0;
+    const [name, server] = start(async (request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/upload") {
+        uploads++;
+        try {
+          for await (const _ of request.body!) { /* consume until the client dies */ }
+        } catch { /* reset */ }
+        return new Response("done");
+      }
+      return new Response(
+        new ReadableStream({ pull: (c) => c.enqueue(new Uint8Array(65536)) }),
+      );
+    });
+    const client = peer(["hold", domain.name, name]);
+    await client.waitFor("holding");
+    await waitFor(() => uploads === 1);
+    assert.ok(!allFree(), "the client's requests hold buffers while it lives");
+    await client.kill();
+    await within(2000, waitFor(allFree), "every buffer back after the client died");
+    assert.equal(await (await fetch(`xio://${name}/upload`, { method: "POST", body: "x" })).text(), "done");
+    await server.shutdown();
+  });
+
+  test("a malformed frame resets its stream with a typed error, and the server keeps serving", async () => {
+    const [name, server] = start(() => new Response("fine"));
+    const raw = await domain.connect(name);
+    // A request frame whose path length runs past the end of the frame.
+    const frame = await raw.alloc(24);
+    frame.bytes.set([1, 1, 0, 0, 7, 0, 0, 0, 3, 0, 71, 69, 84, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0, 0]);
+    await raw.send(frame);
+    const reply = (await within(2000, raw.recv(), "the server's answer"))!;
+    assert.equal(reply.bytes[0], 5, "a RESET frame");
+    assert.equal(new DataView(reply.bytes.buffer, reply.bytes.byteOffset).getUint32(4, true), 7);
+    reply.release();
+    raw.close();
+    assert.equal(await (await fetch(`xio://${name}/`)).text(), "fine");
+    await server.shutdown();
+  });
+
+  test("an unknown service rejects at once with a clear TypeError", async () => {
+    const started = performance.now();
+    await assert.rejects(
+      fetch("xio://nobody-home/x"),
+      (e: Error) => e instanceof TypeError && /nobody-home/.test(e.message),
+    );
+    assert.ok(performance.now() - started < 100);
+  });
+
+  test("serve takes what Deno.serve takes, and shuts down gracefully", async () => {
+    const listened: string[] = [];
+    const a = serve((request) => new Response(`a ${new URL(request.url).pathname}`));
+    const b = serve({ name: "sig-b", onListen: (addr) => listened.push(addr.name) }, () => new Response("b"));
+    const c = serve({ name: "sig-c", handler: () => new Response("c") });
+    const d = serve({ name: "sig-d" }, { fetch: () => new Response("d") });
+    const e = serve({ name: "sig-e", fetch: () => new Response("e") } as never);
+    assert.deepEqual(listened, ["sig-b"]);
+    assert.equal(await (await fetch("xio://http/x")).text(), "a /x");
+    for (const [svc, body] of [["sig-b", "b"], ["sig-c", "c"], ["sig-d", "d"], ["sig-e", "e"]]) {
+      assert.equal(await (await fetch(`xio://${svc}/`)).text(), body);
+    }
+    // onError, and a throwing handler that leaves the server serving.
+    const f = serve({ name: "sig-f", onError: () => new Response("handled", { status: 503 }) }, (request) => {
+      if (new URL(request.url).pathname === "/boom") throw new Error("boom");
+      return new Response("ok");
+    });
+    const boom = await fetch("xio://sig-f/boom");
+    assert.equal(boom.status, 503);
+    assert.equal(await boom.text(), "handled");
+    assert.equal(await (await fetch("xio://sig-f/")).text(), "ok");
+    // Graceful: a request in flight completes after shutdown() began.
+    const g = serve({ name: "sig-g" }, async () => {
+      await delay(200);
+      return new Response("late but whole");
+    });
+    const inFlight = fetch("xio://sig-g/");
+    await delay(50);
+    const stopping = g.shutdown();
+    assert.equal(await (await inFlight).text(), "late but whole");
+    await stopping;
+    await g.finished;
+    // A signal shuts a server down.
+    const controller = new AbortController();
+    const h = serve({ name: "sig-h", signal: controller.signal }, () => new Response("h"));
+    controller.abort();
+    await h.finished;
+    await assert.rejects(fetch("xio://sig-h/"), TypeError);
+    for (const server of [a, b, c, d, e, f]) await server.shutdown();
+  });
+
+  test("port and hostname also serve the handler over TCP", async () => {
+    const server = serve({ name: "tcp-too", port: 0, hostname: "127.0.0.1" }, () => new Response("both"));
+    const port = server.tcp!.addr.port;
+    assert.equal(await (await globalThis.fetch(`http://127.0.0.1:${port}/`)).text(), "both");
+    assert.equal(await (await fetch("xio://tcp-too/")).text(), "both");
+    await server.shutdown();
+  });
+
+  test("routed origins go over shared memory when local, and over TCP when not", async () => {
+    const tcp = serve(
+      { name: "route-tcp-only", port: 0, hostname: "127.0.0.1" },
+      () => new Response("via tcp"),
+    );
+    const port = tcp.tcp!.addr.port;
+    const local = serve({ name: "route-local" }, () => new Response("via xio"));
+    setRoute(`http://127.0.0.1:${port}`, "route-local");
+    assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), "via xio");
+    await local.shutdown();
+    // The service is gone: the same code now reaches the TCP server.
+    assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), "via tcp");
+    await tcp.shutdown();
+  });
+});
+
+describe(`a Hono app behaves the same over xio as over the runtime's own server (${runtimeName})`, () => {
+  function app(): Hono {
+    const hono = new Hono();
+    hono.use("*", async (c, next) => {
+      await next();
+      c.header("x-powered-by", "hono-middleware");
+    });
+    hono.get("/", (c) => c.text("root"));
+    hono.get("/users/:id", (c) => c.json({ id: c.req.param("id"), q: c.req.query("q") ?? null }));
+    hono.post("/echo", async (c) => c.json({ received: await c.req.json() }, 201));
+    hono.get("/cookie", (c) => {
+      c.header("set-cookie", "session=abc", { append: true });
+      c.header("set-cookie", "theme=dark", { append: true });
+      return c.text("cookies");
+    });
+    hono.get("/redirect", (c) => c.redirect("/users/7"));
+    hono.get("/missing", (c) => c.notFound());
+    hono.get("/error", () => {
+      throw new Error("hono route failed");
+    });
+    hono.onError((error, c) => c.text(`caught: ${error.message}`, 500));
+    hono.get("/stream", (c) =>
+      honoStream(c, async (stream) => {
+        for (let i = 0; i < 3; i++) {
+          await stream.write(`part ${i};`);
+          await stream.sleep(5);
+        }
+      }));
+    return hono;
+  }
+
+  const requests: [string, RequestInit?][] = [
+    ["/"],
+    ["/users/42?q=x"],
+    ["/echo", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ a: [1, 2] }),
+    }],
+    ["/cookie"],
+    ["/redirect"],
+    ["/redirect", { redirect: "manual" }],
+    ["/missing"],
+    ["/error"],
+    ["/stream"],
+    ["/nope"],
+  ];
+
+  async function summary(response: Response) {
+    return {
+      status: response.status,
+      // Bun.serve labels a body whose Response has no content-type "application/octet-stream";
+      // xio passes headers through as the handler set them. Both mean "no type given".
+      contentType: response.headers.get("content-type") ?? "application/octet-stream",
+      poweredBy: response.headers.get("x-powered-by"),
+      location: response.headers.get("location"),
+      cookies: response.headers.getSetCookie(),
+      body: await response.text(),
+    };
+  }
+
+  test("response by response", async () => {
+    const server = serve({ name: "hono", port: 0, hostname: "127.0.0.1" }, app());
+    const port = server.tcp!.addr.port;
+    for (const [path, init] of requests) {
+      const overTcp = await summary(await globalThis.fetch(`http://127.0.0.1:${port}${path}`, init));
+      const overXio = await summary(await fetch(`xio://hono${path}`, init));
+      assert.deepEqual(overXio, overTcp, path);
+    }
+    await server.shutdown();
+  });
+});
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await delay(10);
+}
