@@ -162,15 +162,15 @@ export class Wire {
   }
 
   #dispatch(buffer: SharedBuffer): void {
-    const header = new Uint8Array(HEADER_BYTES);
     if (buffer.length < HEADER_BYTES) {
       buffer.release();
       throw new Error(`A frame of ${buffer.length} bytes arrived`);
     }
-    buffer.copyTo(header);
+    // The header is read in place: eight bytes of the shared buffer this process now owns.
+    const header = buffer.bytes;
     const type = header[0];
     const end = (header[1] & FLAG_END) !== 0;
-    const stream = new DataView(header.buffer).getUint32(4, true);
+    const stream = (header[4] | (header[5] << 8) | (header[6] << 16) | (header[7] << 24)) >>> 0;
     const handler = this.streams.get(stream);
     if (type === FRAME_DATA && handler !== undefined) {
       handler.onData(buffer, end);

@@ -95,7 +95,7 @@ export interface DomainOptions {
   poll?: PollMode;
   /** The busy-poll window of `"adaptive"` channels, in microseconds (default 50). */
   spinMicros?: number;
-  /** How long the watcher thread polls before it parks, in microseconds (default 50). */
+  /** How long the watcher thread polls (yielding the core) before it parks, in microseconds (default 200). */
   watcherSpinMicros?: number;
   /** Maximum attached processes (default 64, at most 256). */
   nodes?: number;
@@ -232,7 +232,7 @@ class Core {
     this.servers = new Array(s[Stat.channelMax]);
     this.listeners = new Array(s[Stat.serviceMax]);
     watchCallback ??= runtime.watchCallback(onWatcherEvents);
-    const spinNs = Math.max(0, Math.round((options.watcherSpinMicros ?? 50) * 1000));
+    const spinNs = Math.max(0, Math.round((options.watcherSpinMicros ?? 200) * 1000));
     this.token = sym.xio_watch(handle, watchCallback.pointer, spinNs);
     if (this.token < 0) {
       sym.xio_close(handle);
