@@ -117,6 +117,7 @@ export const runtime: Runtime = {
       // deno-lint-ignore no-explicit-any
       return (original as any).call(Bun, options, ...rest);
     };
-    Object.defineProperty(Bun, "serve", { value: wrapped, configurable: true, writable: true });
+    // Bun.serve is writable but not configurable.
+    Bun.serve = wrapped;
   },
 };
