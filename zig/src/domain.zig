@@ -439,6 +439,54 @@ fn isHugetlbfsMount(dir: []const u8) bool {
     return finder.found;
 }
 
+/// Removes the files of domains whose every process died without leaving (no node's liveness
+/// lock is held). Their last process could not unlink them, and a domain in /dev/shm is memory.
+/// Each removal happens under that domain's own lock file, so it cannot race an opener.
+fn sweepOrphans(candidates: *const Candidates, keep: []const u8) void {
+    const Sweeper = struct {
+        dir: []const u8,
+        lock_dir: []const u8,
+        keep: []const u8,
+        fn visit(self: *@This(), entry: []const u8) bool {
+            if (!std.mem.startsWith(u8, entry, "xio-")) return false;
+            const name = entry[4..];
+            if (std.mem.eql(u8, name, self.keep) or !validName(name)) return false;
+            removeIfOrphan(self.dir, self.lock_dir, name);
+            return false;
+        }
+    };
+    var path_buffer: [path_bytes_max]u8 = undefined;
+    var i: u32 = 0;
+    while (i < candidates.count) : (i += 1) {
+        const dir = candidates.get(i);
+        var sweeper: Sweeper = .{ .dir = dir, .lock_dir = candidates.lockDir(), .keep = keep };
+        sys.forEachEntry(dirZ(&path_buffer, dir), &sweeper, Sweeper.visit);
+    }
+}
+
+fn removeIfOrphan(dir: []const u8, lock_dir: []const u8, name: []const u8) void {
+    var lock_buffer: [path_bytes_max]u8 = undefined;
+    const lock_path = lockPath(&lock_buffer, lock_dir, name) catch return;
+    const lock_fd = sys.open(lock_path, false, 0) catch return; // no lock file: not ours to judge
+    defer sys.close(lock_fd);
+    if (!(sys.lockTry(lock_fd, 0) catch false)) return; // someone is opening or leaving it
+    var path_buffer: [path_bytes_max]u8 = undefined;
+    const path = domainPath(&path_buffer, dir, name) catch return;
+    const fd = sys.open(path, false, 0) catch return;
+    defer sys.close(fd);
+    var header: layout.Header = undefined;
+    readAll(fd, std.mem.asBytes(&header)) catch return;
+    if (header.magic != layout.magic or header.version != layout.version) return;
+    if (header.node_max == 0 or header.node_max > layout.node_max_limit) return;
+    if (sys.lockHeld(fd, control_lock_byte)) return;
+    var node: u32 = 0;
+    while (node < header.node_max) : (node += 1) {
+        if (sys.lockHeld(fd, nodeLockByte(node))) return;
+    }
+    sys.unlink(path);
+    sys.unlink(lock_path);
+}
+
 /// Why an open failed, beyond the error: the version found, or the size of a truncated file.
 pub var last_detail: u32 = 0;
 
@@ -449,6 +497,7 @@ pub fn open(name: []const u8, options: Options) Error!*Domain {
     if (!validName(name)) return error.InvalidName;
     if (options.dir.len >= path_bytes_max - 80) return error.InvalidName;
     const candidates = Candidates.collect(options);
+    sweepOrphans(&candidates, name);
 
     var lock_buffer: [path_bytes_max]u8 = undefined;
     const lock_path = lockPath(&lock_buffer, candidates.lockDir(), name) catch return error.InvalidName;

@@ -297,6 +297,28 @@ pub fn shmemThpAdvisable() bool {
         std.mem.indexOf(u8, text, "[within_size]") != null;
 }
 
+/// Calls `visit(name)` for each entry of directory `path` (no "." or ".."), until it returns true.
+pub fn forEachEntry(path: [*:0]const u8, context: anytype, comptime visit: fn (@TypeOf(context), []const u8) bool) void {
+    const rc = linux.open(path, .{ .ACCMODE = .RDONLY, .DIRECTORY = true, .CLOEXEC = true }, 0);
+    if (linux.errno(rc) != .SUCCESS) return;
+    const fd: Fd = @intCast(rc);
+    defer close(fd);
+    var buffer: [8192]u8 align(8) = undefined;
+    while (true) {
+        const n = linux.getdents64(fd, &buffer, buffer.len);
+        if (linux.errno(n) != .SUCCESS or n == 0) return;
+        var at: usize = 0;
+        while (at < n) {
+            const entry: *align(1) const linux.dirent64 = @ptrCast(&buffer[at]);
+            const name_ptr: [*:0]const u8 = @ptrCast(&buffer[at + @offsetOf(linux.dirent64, "name")]);
+            const name = std.mem.span(name_ptr);
+            at += entry.reclen;
+            if (std.mem.eql(u8, name, ".") or std.mem.eql(u8, name, "..")) continue;
+            if (visit(context, name)) return;
+        }
+    }
+}
+
 const DlInfo = extern struct {
     fname: ?[*:0]const u8,
     fbase: ?*anyopaque,

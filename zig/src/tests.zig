@@ -247,3 +247,17 @@ test "the last node to leave removes the domain file" {
     domain_mod.leave(b);
     try testing.expect(std.os.linux.errno(std.os.linux.access(path, 0)) == .NOENT);
 }
+
+test "a domain whose processes all died is swept by the next open" {
+    var name_buffer: [64]u8 = undefined;
+    const name = uniqueName(&name_buffer);
+    var path_buffer: [256]u8 = undefined;
+    const path = try std.mem.printSentinel(&path_buffer, "{s}/xio-{s}", .{ test_dir, name }, 0);
+    crash(try domain_mod.open(name, testOptions()));
+    try testing.expect(std.os.linux.errno(std.os.linux.access(path, 0)) == .SUCCESS);
+    var other_buffer: [64]u8 = undefined;
+    const other = try std.mem.print(&other_buffer, "{s}-x", .{name});
+    const d = try domain_mod.open(other, testOptions());
+    defer domain_mod.leave(d);
+    try testing.expect(std.os.linux.errno(std.os.linux.access(path, 0)) == .NOENT);
+}
