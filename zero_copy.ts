@@ -178,6 +178,37 @@ function checkName(kind: string, name: string): Uint8Array {
 const watched: (Core | undefined)[] = [];
 let watchCallback: WatchCallback | undefined;
 
+let holds = 0;
+let waiting = 0;
+let exiting = false;
+
+/** Counts the waiters that hold the process open (ref'd ones). */
+function hold(): void {
+  if (holds++ === 0) watchCallback!.ref();
+}
+
+function unhold(): void {
+  if (--holds === 0) watchCallback!.unref();
+}
+
+/**
+ * Counts every waiter, ref'd or not. The watcher calls back only while there is one and the
+ * process is not exiting: a call into a runtime that is tearing down would crash it, and events
+ * nobody waits for stay in the bitmaps for the next wait to take.
+ */
+function waitStarted(): void {
+  if (waiting++ === 0 && !exiting) native().xio_want(1);
+}
+
+function waitEnded(): void {
+  if (--waiting === 0) native().xio_want(0);
+}
+
+function onExit(): void {
+  exiting = true;
+  native().xio_want(0);
+}
+
 function onWatcherEvents(mask: number): void {
   try {
     for (let token = 0; mask !== 0; token++, mask >>>= 1) {
@@ -231,7 +262,10 @@ class Core {
     this.clients = new Array(s[Stat.channelMax]);
     this.servers = new Array(s[Stat.channelMax]);
     this.listeners = new Array(s[Stat.serviceMax]);
-    watchCallback ??= runtime.watchCallback(onWatcherEvents);
+    if (watchCallback === undefined) {
+      watchCallback = runtime.watchCallback(onWatcherEvents);
+      runtime.onExit(onExit);
+    }
     const spinNs = Math.max(0, Math.round((options.watcherSpinMicros ?? 200) * 1000));
     this.token = sym.xio_watch(handle, watchCallback.pointer, spinNs);
     if (this.token < 0) {
@@ -292,20 +326,15 @@ class Core {
     if (code !== 0) throw new BufferStateError(`Buffer ${buffer.id} was not held by this process`);
   }
 
-  /**
-   * Parks until `list` is woken. Unless `keepAlive` is false, holds the process open meanwhile,
-   * as a pending read on a socket would.
-   */
-  wait(list: Waiter[], keepAlive = true): Promise<void> {
+  /** Parks until `list` is woken, holding the process open meanwhile. */
+  wait(list: Waiter[]): Promise<void> {
     this.assertOpen();
     return new Promise((resolve) => {
-      if (!keepAlive) {
-        list.push(resolve);
-        return;
-      }
-      watchCallback!.ref();
+      waitStarted();
+      hold();
       list.push(() => {
-        watchCallback!.unref();
+        waitEnded();
+        unhold();
         resolve();
       });
     });
@@ -517,6 +546,7 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
   #closed = false;
   #refed = true;
   #holding = false;
+  #waiting = false;
   #failure: Error | undefined;
   #spinMs: number;
 
@@ -759,10 +789,19 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
     this.close();
   }
 
-  /** Yields each received message until the peer closes. Release (or forward) each one. */
+  /**
+   * Yields each received message until the peer closes (or this side is closed). Release (or
+   * forward) each one. A reset or corrupt channel throws.
+   */
   async *[Symbol.asyncIterator](): AsyncIterator<SharedBuffer> {
     for (;;) {
-      const message = await this.recv();
+      let message: SharedBuffer | null;
+      try {
+        message = await this.recv();
+      } catch (error) {
+        if (this.#closed && this.#failure === undefined && error instanceof ClosedError) return;
+        throw error;
+      }
       if (message === null) return;
       yield message;
     }
@@ -802,11 +841,17 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
 
   /** Holds the process open while this channel has waiters, unless unref'd. */
   #hold(): void {
-    const want = this.#refed && this.#waiters.length > 0;
+    const waits = this.#waiters.length > 0;
+    if (waits !== this.#waiting) {
+      this.#waiting = waits;
+      if (waits) waitStarted();
+      else waitEnded();
+    }
+    const want = this.#refed && waits;
     if (want === this.#holding) return;
     this.#holding = want;
-    if (want) watchCallback!.ref();
-    else watchCallback!.unref();
+    if (want) hold();
+    else unhold();
   }
 
   /** Throws if the peer died or closed, as a send would. */
@@ -902,14 +947,17 @@ export class Listener implements AsyncIterable<Channel>, Disposable {
     if (drained !== undefined) return Promise.resolve(drained);
     return new Promise((resolve, reject) => {
       const refed = this.#refed;
-      if (refed) watchCallback!.ref();
+      waitStarted();
+      if (refed) hold();
       this.#waiters.push({
         resolve: (channel) => {
-          if (refed) watchCallback!.unref();
+          waitEnded();
+          if (refed) unhold();
           resolve(channel);
         },
         reject: (error) => {
-          if (refed) watchCallback!.unref();
+          waitEnded();
+          if (refed) unhold();
           reject(error);
         },
       });

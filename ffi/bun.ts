@@ -86,6 +86,9 @@ export const runtime: Runtime = {
   exists(path: string): boolean {
     return existsSync(path);
   },
+  onExit(fn: () => void): void {
+    process.on("exit", fn);
+  },
   serveTcp(options: TcpServeOptions, handler: (request: Request) => Response | Promise<Response>): TcpServer {
     const server = Bun.serve({ port: options.port, hostname: options.hostname, fetch: handler });
     const addr = {

@@ -77,6 +77,9 @@ export const runtime: Runtime = {
       return false;
     }
   },
+  onExit(fn: () => void): void {
+    globalThis.addEventListener("unload", fn);
+  },
   serveTcp(options: TcpServeOptions, handler: (request: Request) => Response | Promise<Response>): TcpServer {
     const server = Deno.serve({
       port: options.port,

@@ -97,6 +97,7 @@ export const symbols = {
   },
   xio_unwatch: { parameters: ["handle"], result: "void" },
   xio_ack: { parameters: [], result: "void" },
+  xio_want: { parameters: ["u32"], result: "void" }, // 1: JS has waiters that want callbacks
   xio_probe: { parameters: ["handle"], result: "i32" },
   xio_debug_plant: {
     parameters: ["handle", "u32", "u32", "u32", "u32"], // channel, direction, high, low
@@ -162,6 +163,8 @@ export interface Runtime {
   env(name: string): string | undefined;
   /** Whether a file exists (and is readable). */
   exists(path: string): boolean;
+  /** Runs `fn` when the process is about to exit normally (Deno's unload, Bun's exit). */
+  onExit(fn: () => void): void;
   /** Serves `handler` over TCP with the runtime's own HTTP server (Deno.serve or Bun.serve). */
   serveTcp(options: TcpServeOptions, handler: (request: Request) => Response | Promise<Response>): TcpServer;
   /**

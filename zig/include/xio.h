@@ -121,6 +121,7 @@ int32_t xio_take_events(xio_domain *d);
 int32_t xio_watch(xio_domain *d, xio_callback callback, uint32_t spin_ns);
 void xio_unwatch(xio_domain *d);
 void xio_ack(void);
+void xio_want(uint32_t on);
 int32_t xio_probe(xio_domain *d);
 int32_t xio_debug_plant(xio_domain *d, uint32_t channel, uint32_t direction, uint32_t high,
                         uint32_t low);

@@ -372,6 +372,11 @@ export fn xio_unwatch(d: *Domain) void {
     watcher.unwatch(d);
 }
 
+/// Whether JS has waiters that need callbacks (1) or not (0).
+export fn xio_want(on: u32) void {
+    watcher.want(on != 0);
+}
+
 export fn xio_ack() void {
     watcher.ack();
 }

@@ -46,6 +46,10 @@ const State = struct {
     phase: u32 = @intFromEnum(Phase.running),
     /// 1 while JS has a batch to process; JS clears it in `ack`.
     busy: u32 = 0,
+    /// Whether JS has a waiter that holds the process open. Without one the watcher calls no
+    /// callback: the runtime may be exiting, and a call into a runtime that is tearing down
+    /// crashes it. Events stay in the bitmaps and are taken by the next wait.
+    wanted: u32 = 0,
 };
 
 var state: State = .{};
@@ -124,6 +128,13 @@ fn bumpGeneration() u32 {
     return generation;
 }
 
+/// JS says whether it has waiters that want callbacks.
+pub fn want(on: bool) void {
+    @atomicStore(u32, &state.wanted, @intFromBool(on), .seq_cst);
+    // Wake a watcher that parked with events pending because nobody wanted them.
+    if (on) _ = bumpGeneration();
+}
+
 /// JS calls this when it has drained the batch the callback announced.
 pub fn ack() void {
     // Release: what JS did is visible to the watcher before it resumes. Only a watcher that
@@ -168,7 +179,7 @@ fn run() void {
     while (true) {
         enterRunning(&snapshot);
         const mask = pendingMask(&snapshot);
-        if (mask != 0) {
+        if (mask != 0 and @atomicLoad(u32, &state.wanted, .seq_cst) != 0) {
             deliver(mask);
             continue;
         }
@@ -196,7 +207,7 @@ fn spin(snapshot: *const Snapshot) bool {
     const deadline = sys.nowNs() + snapshot.spin_ns;
     var i: u32 = 0;
     while (true) : (i += 1) {
-        if (pendingMask(snapshot) != 0) return true;
+        if (pendingMask(snapshot) != 0 and @atomicLoad(u32, &state.wanted, .seq_cst) != 0) return true;
         if (@atomicLoad(u32, &state.set_generation, .monotonic) != snapshot.generation) return true;
         // Yield rather than burn: on a machine with few cores the JS thread we are about to
         // wake may need this very core.
@@ -227,7 +238,9 @@ fn park(snapshot: *const Snapshot, next_probe: u64) void {
         waiters[count] = .{ .val = bell, .uaddr = @intFromPtr(&node.bell), .flags = .{ .size = .U32, .private = false } };
         count += 1;
     }
-    if (pendingMask(snapshot) == 0) {
+    // seq_cst on `wanted`: pairs with `want`, which stores it and then bumps the generation that
+    // this wait also watches.
+    if (pendingMask(snapshot) == 0 or @atomicLoad(u32, &state.wanted, .seq_cst) == 0) {
         @atomicStore(u32, &state.phase, @intFromEnum(Phase.parked), .seq_cst);
         const deadline = @max(next_probe, sys.nowNs() + 1000);
         sys.futexWaitMany(waiters[0..count], deadline);
