@@ -44,6 +44,7 @@ import {
 import { BodyQueue, BodySender, DATA_MAX, INLINE_MAX, type StreamHandler, Wire } from "./_http_wire.ts";
 
 export { FrameError } from "./_http_frames.ts";
+export type { TcpServer } from "./ffi/mod.ts";
 
 /** What a handler receives besides the request, as with `Deno.serve`. */
 export interface ServeHandlerInfo {
@@ -58,6 +59,7 @@ export type ServeHandler = (request: Request, info: ServeHandlerInfo) => Respons
 
 /** Anything with a `fetch(request, info)` method: a Hono app, a `deno serve` export, Bun options. */
 export interface FetchApp {
+  /** Answers one request. */
   fetch(request: Request, info: ServeHandlerInfo): Response | Promise<Response>;
 }
 
@@ -759,7 +761,9 @@ class ServerConnection {
  * ```
  */
 export function serve(handler: ServeHandler | FetchApp): XioServer;
+/** Serves `handler` with `options`: the service name, domain, signal, callbacks and TCP port. */
 export function serve(options: ServeOptions, handler: ServeHandler | FetchApp): XioServer;
+/** Serves the `handler` (or `fetch` method) inside the options object. */
 export function serve(init: ServeInit | (ServeOptions & FetchApp)): XioServer;
 export function serve(
   first: ServeHandler | FetchApp | ServeInit | ServeOptions,
@@ -790,5 +794,3 @@ export function serve(
   options.onListen?.(addr);
   return server;
 }
-
-export { DATA_MAX };

@@ -32,4 +32,4 @@ export * from "./errors.ts";
 export * from "./zero_copy.ts";
 export * from "./socket.ts";
 export { deleteRoute, fetch, serve, setRoute, XioServer } from "./http.ts";
-export type { FetchApp, ServeHandler, ServeHandlerInfo, ServeInit, ServeOptions } from "./http.ts";
+export type { FetchApp, ServeHandler, ServeHandlerInfo, ServeInit, ServeOptions, TcpServer } from "./http.ts";

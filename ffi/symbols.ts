@@ -185,10 +185,15 @@ export interface TcpServeOptions {
 
 /** A TCP server started by {@linkcode Runtime.serveTcp}. */
 export interface TcpServer {
+  /** The address it listens on. */
   readonly addr: { hostname: string; port: number };
+  /** Resolves once it has shut down. */
   readonly finished: Promise<void>;
+  /** Stops it gracefully. */
   shutdown(): Promise<void>;
+  /** Keeps the process alive while it listens (the default). */
   ref(): void;
+  /** Lets the process exit while it listens. */
   unref(): void;
 }
 
