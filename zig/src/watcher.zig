@@ -130,9 +130,12 @@ fn bumpGeneration() u32 {
 
 /// JS says whether it has waiters that want callbacks.
 pub fn want(on: bool) void {
-    @atomicStore(u32, &state.wanted, @intFromBool(on), .seq_cst);
-    // Wake a watcher that parked with events pending because nobody wanted them.
-    if (on) _ = bumpGeneration();
+    const previous = @atomicRmw(u32, &state.wanted, .Xchg, @intFromBool(on), .seq_cst);
+    // A watcher that parked while nobody wanted callbacks may have events waiting: wake it. Only
+    // then: JS flips this around every wait, and a wake-up per message would cost a syscall.
+    if (on and previous == 0 and @atomicLoad(u32, &state.phase, .seq_cst) == @intFromEnum(Phase.parked)) {
+        _ = bumpGeneration();
+    }
 }
 
 /// JS calls this when it has drained the batch the callback announced.
@@ -240,10 +243,17 @@ fn park(snapshot: *const Snapshot, next_probe: u64) void {
     }
     // seq_cst on `wanted`: pairs with `want`, which stores it and then bumps the generation that
     // this wait also watches.
-    if (pendingMask(snapshot) == 0 or @atomicLoad(u32, &state.wanted, .seq_cst) == 0) {
+    const pending = pendingMask(snapshot) != 0;
+    if (!pending or @atomicLoad(u32, &state.wanted, .seq_cst) == 0) {
         @atomicStore(u32, &state.phase, @intFromEnum(Phase.parked), .seq_cst);
-        const deadline = @max(next_probe, sys.nowNs() + 1000);
-        sys.futexWaitMany(waiters[0..count], deadline);
+        // Re-check after announcing `parked`: `want` stores `wanted` and then reads `phase`, so
+        // either it sees us parked and wakes us, or we see its store here. (Only process-local
+        // state is read from here on: a parked watcher touches no domain.)
+        const wanted_now = @atomicLoad(u32, &state.wanted, .seq_cst) != 0;
+        if (!(pending and wanted_now)) {
+            const deadline = @max(next_probe, sys.nowNs() + 1000);
+            sys.futexWaitMany(waiters[0..count], deadline);
+        }
     }
     // The caller re-enters `running` (re-reading the set) before it clears `sleeping`.
 }
