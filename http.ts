@@ -468,7 +468,7 @@ async function peekBody(
   if (second !== undefined && second.done && first.value.length <= INLINE_MAX) {
     return { inline: first.value.slice(), stream: null };
   }
-  return { inline: undefined, stream: prepend(reader, first.value, next) };
+  return { inline: undefined, stream: resume(reader, next, first.value) };
 }
 
 /** Waits a few microtask turns for `promise`: its value, or undefined if still pending. */
@@ -485,29 +485,14 @@ async function settledSoon<T>(promise: Promise<T>): Promise<T | undefined> {
   return value;
 }
 
-/** A stream that yields the result of the read already started, then the rest. */
+/**
+ * A stream that yields `first` (if any), then the result of the read already started, then the
+ * rest of `reader`.
+ */
 function resume(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   pending: Promise<ReadableStreamReadResult<Uint8Array>>,
-): ReadableStream<Uint8Array> {
-  let started: Promise<ReadableStreamReadResult<Uint8Array>> | undefined = pending;
-  return new ReadableStream({
-    async pull(controller) {
-      const read = started ?? reader.read();
-      started = undefined;
-      const { value, done } = await read;
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
-}
-
-/** A stream that yields `first`, then the result of the read already started, then the rest. */
-function prepend(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  first: Uint8Array,
-  pending: Promise<ReadableStreamReadResult<Uint8Array>>,
+  first?: Uint8Array,
 ): ReadableStream<Uint8Array> {
   let head: Uint8Array | undefined = first;
   let started: Promise<ReadableStreamReadResult<Uint8Array>> | undefined = pending;
