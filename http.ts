@@ -41,7 +41,7 @@ import {
   RESET_CANCEL,
   RESET_REFUSED,
 } from "./_http_frames.ts";
-import { BodyQueue, BodySender, DATA_MAX, INLINE_MAX, type StreamHandler, Wire } from "./_http_wire.ts";
+import { BodyQueue, BodySender, INLINE_MAX, type StreamHandler, Wire } from "./_http_wire.ts";
 
 export { FrameError } from "./_http_frames.ts";
 export type { TcpServer } from "./ffi/mod.ts";
