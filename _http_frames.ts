@@ -44,34 +44,73 @@ export class FrameError extends Error {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/**
+ * Header names, values, methods and authorities repeat from request to request. Strings of up
+ * to INTERN_MAX bytes are decoded once and then found again by a hash of their bytes.
+ */
+const INTERN_MAX = 64;
+const INTERN_SLOTS = 1024;
+const internBytes: (Uint8Array | undefined)[] = new Array(INTERN_SLOTS);
+const internStrings: string[] = new Array(INTERN_SLOTS);
+
+function intern(bytes: Uint8Array, start: number, length: number): string {
+  let hash = 0x811c9dc5 ^ length;
+  for (let i = start; i < start + length; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
+  const slot = (hash >>> 0) & (INTERN_SLOTS - 1);
+  const known = internBytes[slot];
+  if (known !== undefined && known.length === length) {
+    let same = true;
+    for (let i = 0; i < length; i++) {
+      if (known[i] !== bytes[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return internStrings[slot];
+  }
+  const value = decoder.decode(bytes.subarray(start, start + length));
+  internBytes[slot] = bytes.slice(start, start + length);
+  internStrings[slot] = value;
+  return value;
+}
+
 /** Builds a frame in a growable scratch array; `finish()` returns the bytes to copy out. */
 export class FrameWriter {
   #bytes = new Uint8Array(4096);
-  #view = new DataView(this.#bytes.buffer);
   #at = 0;
 
   start(type: number, flags: number, stream: number): this {
-    this.#at = 0;
-    this.#reserve(HEADER_BYTES);
-    this.#bytes[0] = type;
-    this.#bytes[1] = flags;
-    this.#view.setUint16(2, 0, true);
-    this.#view.setUint32(4, stream, true);
+    const bytes = this.#bytes;
+    bytes[0] = type;
+    bytes[1] = flags;
+    bytes[2] = 0;
+    bytes[3] = 0;
+    bytes[4] = stream;
+    bytes[5] = stream >>> 8;
+    bytes[6] = stream >>> 16;
+    bytes[7] = stream >>> 24;
     this.#at = HEADER_BYTES;
     return this;
   }
 
   u16(value: number): this {
     this.#reserve(2);
-    this.#view.setUint16(this.#at, value, true);
-    this.#at += 2;
+    const at = this.#at;
+    this.#bytes[at] = value;
+    this.#bytes[at + 1] = value >>> 8;
+    this.#at = at + 2;
     return this;
   }
 
   u32(value: number): this {
     this.#reserve(4);
-    this.#view.setUint32(this.#at, value, true);
-    this.#at += 4;
+    const at = this.#at;
+    const bytes = this.#bytes;
+    bytes[at] = value;
+    bytes[at + 1] = value >>> 8;
+    bytes[at + 2] = value >>> 16;
+    bytes[at + 3] = value >>> 24;
+    this.#at = at + 4;
     return this;
   }
 
@@ -80,12 +119,29 @@ export class FrameWriter {
     // UTF-8 is at most 3 bytes per UTF-16 unit.
     this.#reserve((wide ? 4 : 2) + value.length * 3);
     const lengthAt = this.#at;
-    this.#at += wide ? 4 : 2;
-    const { written } = encoder.encodeInto(value, this.#bytes.subarray(this.#at));
+    const bytes = this.#bytes;
+    let at = lengthAt + (wide ? 4 : 2);
+    let written = 0;
+    // Most header text is ASCII: copy it byte by byte, which is far cheaper than encodeInto
+    // for short strings; anything else goes through the encoder.
+    const n = value.length;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) break;
+      bytes[at + i] = c;
+    }
+    if (i === n) written = n;
+    else written = encoder.encodeInto(value, bytes.subarray(at)).written;
     if (!wide && written > 0xffff) throw new FrameError(`A header field of ${written} bytes is too long`);
-    if (wide) this.#view.setUint32(lengthAt, written, true);
-    else this.#view.setUint16(lengthAt, written, true);
-    this.#at += written;
+    bytes[lengthAt] = written;
+    bytes[lengthAt + 1] = written >>> 8;
+    if (wide) {
+      bytes[lengthAt + 2] = written >>> 16;
+      bytes[lengthAt + 3] = written >>> 24;
+    }
+    at += written;
+    this.#at = at;
     return this;
   }
 
@@ -93,11 +149,12 @@ export class FrameWriter {
     const countAt = this.#at;
     this.u16(0);
     let count = 0;
-    for (const [name, value] of headers) {
+    headers.forEach((value, name) => {
       this.string(name).string(value, true);
       count++;
-    }
-    this.#view.setUint16(countAt, count, true);
+    });
+    this.#bytes[countAt] = count;
+    this.#bytes[countAt + 1] = count >>> 8;
     return this;
   }
 
@@ -120,20 +177,22 @@ export class FrameWriter {
     const next = new Uint8Array(size);
     next.set(this.#bytes.subarray(0, this.#at));
     this.#bytes = next;
-    this.#view = new DataView(next.buffer);
   }
 }
 
-/** Reads a frame's fields with bounds checks. */
+/**
+ * Reads a frame's fields with bounds checks. It reads `bytes` in place (they may be shared
+ * memory): use it only while the frame's buffer is held.
+ */
 export class FrameReader {
-  #bytes: Uint8Array<ArrayBuffer>;
-  #view: DataView;
+  #bytes: Uint8Array;
+  #end: number;
   #at: number;
 
-  constructor(bytes: Uint8Array<ArrayBuffer>) {
+  constructor(bytes: Uint8Array) {
     if (bytes.length < HEADER_BYTES) throw new FrameError(`A frame of ${bytes.length} bytes is too short`);
     this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#end = bytes.length;
     this.#at = HEADER_BYTES;
   }
 
@@ -146,46 +205,51 @@ export class FrameReader {
   }
 
   get stream(): number {
-    return this.#view.getUint32(4, true);
+    const b = this.#bytes;
+    return (b[4] | (b[5] << 8) | (b[6] << 16) | (b[7] << 24)) >>> 0;
   }
 
   u16(): number {
     this.#need(2);
-    const value = this.#view.getUint16(this.#at, true);
-    this.#at += 2;
-    return value;
+    const b = this.#bytes;
+    const at = this.#at;
+    this.#at = at + 2;
+    return b[at] | (b[at + 1] << 8);
   }
 
   u32(): number {
     this.#need(4);
-    const value = this.#view.getUint32(this.#at, true);
-    this.#at += 4;
-    return value;
+    const b = this.#bytes;
+    const at = this.#at;
+    this.#at = at + 4;
+    return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
   }
 
   string(wide = false): string {
     const length = wide ? this.u32() : this.u16();
     this.#need(length);
-    const value = decoder.decode(this.#bytes.subarray(this.#at, this.#at + length));
-    this.#at += length;
-    return value;
+    const at = this.#at;
+    this.#at = at + length;
+    if (length === 0) return "";
+    if (length <= INTERN_MAX) return intern(this.#bytes, at, length);
+    return decoder.decode(this.#bytes.subarray(at, at + length));
   }
 
   headers(): [string, string][] {
     const count = this.u16();
-    const out: [string, string][] = [];
-    for (let i = 0; i < count; i++) out.push([this.string(), this.string(true)]);
+    const out: [string, string][] = new Array(count);
+    for (let i = 0; i < count; i++) out[i] = [this.string(), this.string(true)];
     return out;
   }
 
-  /** The rest of the frame (a copy that outlives the shared buffer). */
+  /** The rest of the frame (a copy that outlives the buffer). */
   rest(): Uint8Array<ArrayBuffer> {
-    return this.#bytes.slice(this.#at);
+    return this.#bytes.slice(this.#at, this.#end);
   }
 
   #need(n: number): void {
-    if (this.#at + n > this.#bytes.length) {
-      throw new FrameError(`A frame field runs past the end of its ${this.#bytes.length}-byte frame`);
+    if (this.#at + n > this.#end) {
+      throw new FrameError(`A frame field runs past the end of its ${this.#end}-byte frame`);
     }
   }
 }
