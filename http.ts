@@ -176,18 +176,21 @@ class ClientSession {
   }
 }
 
-const sessions = new Map<string, ClientSession>();
+/** The sessions of each domain handle, by service name. */
+const sessions = new WeakMap<Domain, Map<string, ClientSession>>();
 
 function session(domain: Domain, service: string): ClientSession {
-  const key = `${domain.name}\0${service}`;
-  let s = sessions.get(key);
+  let byService = sessions.get(domain);
+  if (byService === undefined) sessions.set(domain, byService = new Map());
+  let s = byService.get(service);
   if (s === undefined || s.wire.failed !== undefined) {
     const channel = domain.connectSync(service); // throws ConnectionRefusedError at once
+    const all = byService;
     const created: ClientSession = new ClientSession(channel, () => {
-      if (sessions.get(key) === created) sessions.delete(key);
+      if (all.get(service) === created) all.delete(service);
     });
     s = created;
-    sessions.set(key, s);
+    byService.set(service, s);
   }
   return s;
 }
@@ -356,6 +359,114 @@ interface Outgoing {
   readonly signal: AbortSignal | undefined;
 }
 
+/**
+ * The Response that fetch returns. Only `url` differs from a plain Response, as it does for the
+ * runtime's fetch: it is the URL that was fetched.
+ */
+class FetchResponse extends Response {
+  #url: string;
+
+  constructor(body: BodyInit | null, init: ResponseInit, url: string) {
+    super(body, init);
+    this.#url = url;
+  }
+
+  override get url(): string {
+    return this.#url;
+  }
+}
+
+/** One request of a client session: the frames of its stream, and its state. */
+class ClientStream implements StreamHandler {
+  id = 0;
+  body: BodyQueue | undefined;
+  sender: BodySender | undefined;
+  finished = false;
+  readonly response: Promise<Response>;
+  #resolve!: (response: Response) => void;
+  #reject!: (error: unknown) => void;
+  #session: ClientSession;
+  #url: string;
+  #method: string;
+  #signal: AbortSignal | undefined;
+
+  constructor(session: ClientSession, url: string, method: string, signal: AbortSignal | undefined) {
+    this.#session = session;
+    this.#url = url;
+    this.#method = method;
+    this.#signal = signal;
+    this.response = new Promise<Response>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.#signal?.removeEventListener("abort", this);
+    this.#session.finish(this.id);
+  }
+
+  onHeaders(frame: FrameReader, end: boolean): void {
+    const status = frame.u16();
+    const statusText = frame.string();
+    const headers = frame.headers();
+    const nullBody = this.#method === "HEAD" || NULL_BODY_STATUS.has(status);
+    let body: BodyInit | null = null;
+    if (end) {
+      this.finish();
+      if (!nullBody) body = frame.rest();
+    } else {
+      const wire = this.#session.wire;
+      const id = this.id;
+      const queue = this.body = new BodyQueue((bytes) => wire.control(FRAME_WINDOW, id, bytes));
+      if (!nullBody) {
+        body = queue.stream(() => {
+          wire.control(FRAME_RESET, id, RESET_CANCEL);
+          this.finish();
+        });
+      }
+    }
+    this.#resolve(new FetchResponse(body, { status, statusText, headers }, this.#url));
+  }
+
+  onData(buffer: SharedBuffer, end: boolean): void {
+    if (this.body === undefined) {
+      buffer.release();
+      return;
+    }
+    this.body.push(buffer);
+    if (end) this.onEnd();
+  }
+
+  onEnd(): void {
+    this.body?.end();
+    this.finish();
+  }
+
+  onReset(error: Error): void {
+    this.#fail(networkError(`xio: the request to ${this.#url} failed: ${error.message}`, error));
+  }
+
+  onWindow(bytes: number): void {
+    (this.sender ??= new BodySender()).grant(bytes);
+  }
+
+  /** The request's signal was aborted. */
+  handleEvent(): void {
+    this.#session.wire.control(FRAME_RESET, this.id, RESET_CANCEL);
+    this.#fail(this.#signal!.reason);
+  }
+
+  #fail(error: unknown): void {
+    (this.sender ??= new BodySender()).stop(error as Error); // stops an upload not begun yet too
+    this.body?.fail(error as Error);
+    this.#reject(error);
+    this.finish();
+  }
+}
+
 /** Sends one request on a session and resolves with its response. */
 async function exchange(
   s: ClientSession,
@@ -370,83 +481,17 @@ async function exchange(
     const url = new URL(request.url);
     path = url.pathname + url.search;
   }
-  const sender = new BodySender();
-  let body: BodyQueue | undefined;
-  let settle!: { resolve: (r: Response) => void; reject: (e: unknown) => void };
-  const responded = new Promise<Response>((resolve, reject) => (settle = { resolve, reject }));
-  let finished = false;
-  let id = 0;
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    signal?.removeEventListener("abort", onAbort);
-    s.finish(id);
-  };
-  const handler: StreamHandler = {
-    onHeaders(frame: FrameReader, end: boolean) {
-      const status = frame.u16();
-      const statusText = frame.string();
-      const headers = frame.headers();
-      const inline = end ? frame.rest() : undefined;
-      const nullBody = NULL_BODY_STATUS.has(status) || request.method === "HEAD";
-      let responseBody: BodyInit | null = null;
-      if (end) {
-        finish();
-        if (!nullBody) responseBody = inline!;
-      } else {
-        body = new BodyQueue((bytes) => wire.control(FRAME_WINDOW, id, bytes));
-        if (!nullBody) {
-          responseBody = body.stream(() => {
-            wire.control(FRAME_RESET, id, RESET_CANCEL);
-            finish();
-          });
-        }
-      }
-      const response = new Response(responseBody, { status, statusText, headers });
-      Object.defineProperty(response, "url", { value: request.url });
-      settle.resolve(response);
-    },
-    onData(buffer: SharedBuffer, end: boolean) {
-      if (body === undefined) {
-        buffer.release();
-        return;
-      }
-      body.push(buffer);
-      if (end) handler.onEnd();
-    },
-    onEnd() {
-      body?.end();
-      finish();
-    },
-    onReset(error: Error) {
-      const failure = networkError(`xio: the request to ${request.url} failed: ${error.message}`, error);
-      sender.stop(failure);
-      body?.fail(failure);
-      settle.reject(failure);
-      finish();
-    },
-    onWindow(bytes: number) {
-      sender.grant(bytes);
-    },
-  };
-  const onAbort = () => {
-    const reason = signal!.reason;
-    wire.control(FRAME_RESET, id, RESET_CANCEL);
-    sender.stop(reason);
-    body?.fail(reason);
-    settle.reject(reason);
-    finish();
-  };
-  id = s.open(handler);
-  signal?.addEventListener("abort", onAbort);
+  const stream = new ClientStream(s, request.url, request.method, signal);
+  stream.id = s.open(stream);
+  signal?.addEventListener("abort", stream);
 
   try {
-    let streamBody: ReadableStream<Uint8Array> | null = null;
+    let body: ReadableStream<Uint8Array> | null = null;
     let inline: Uint8Array | undefined;
     if (request.body !== null && request.method !== "GET" && request.method !== "HEAD") {
-      ({ inline, stream: streamBody } = await peekBody(request.body));
+      ({ inline, stream: body } = await peekBody(request.body));
     }
-    const frame = wire.frame(FRAME_REQUEST, streamBody === null ? FLAG_END : 0, id)
+    const frame = wire.frame(FRAME_REQUEST, body === null ? FLAG_END : 0, stream.id)
       .string(request.method)
       .string(authority)
       .string(path, true)
@@ -456,17 +501,21 @@ async function exchange(
       await wire.send();
     } catch (error) {
       // Nothing of this request reached a server: the caller may safely try a new session.
-      finish();
+      stream.finish();
       throw new StaleSession(error);
     }
     // The upload goes on beside the response: a server may answer (and stream back) before the
     // request body is complete.
-    if (streamBody !== null) sender.send(wire, id, streamBody).catch((error) => handler.onReset(error));
+    if (body !== null) {
+      (stream.sender ??= new BodySender()).send(wire, stream.id, body).catch((error) =>
+        stream.onReset(error)
+      );
+    }
   } catch (error) {
     if (error instanceof StaleSession) throw error;
-    handler.onReset(error as Error);
+    stream.onReset(error as Error);
   }
-  return responded;
+  return stream.response;
 }
 
 /**
@@ -707,7 +756,7 @@ class ServerStream implements StreamHandler {
     if (this.reset !== undefined) return;
     this.reset = error;
     this.#abort?.abort(error);
-    this.sender?.stop(error);
+    (this.sender ??= new BodySender()).stop(error);
     this.body?.fail(error);
     // A request whose client reset it is over, whether or not its handler ever returns.
     this.#connection.finish(this);

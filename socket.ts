@@ -68,10 +68,13 @@ const SPILL_BYTES = WINDOW_CHUNKS * CHUNK_MAX;
 
 const shared = new Map<string, Domain>();
 let defaultDomain: Domain | string | undefined;
+/** `XIO_DOMAIN`, read once on first use: each read is a permission-checked op in Deno. */
+let envDomain: string | undefined;
 
 /**
  * Sets the domain that {@linkcode listen}, {@linkcode connect}, `serve` and `fetch` use when
- * they are not given one. Without it they use the `XIO_DOMAIN` environment variable, or `"xio"`.
+ * they are not given one. Without it they use the `XIO_DOMAIN` environment variable (read once, on
+ * first use), or `"xio"`.
  *
  * @example
  * ```ts
@@ -87,7 +90,7 @@ export function setDefaultDomain(domain: Domain | string | undefined): void {
 export function socketDomain(domain?: Domain | string): Domain {
   domain ??= defaultDomain;
   if (domain instanceof Domain) return domain;
-  const name = domain ?? runtime.env("XIO_DOMAIN") ?? "xio";
+  const name = domain ?? (envDomain ??= runtime.env("XIO_DOMAIN") ?? "xio");
   let handle = shared.get(name);
   if (handle === undefined || handle.closed) {
     handle = Domain.open({ name });
