@@ -393,14 +393,10 @@ export class BodySender {
         if (done) break;
         for (let at = 0; at < value.length; at += DATA_MAX) {
           const chunk = value.subarray(at, Math.min(value.length, at + DATA_MAX));
-          while (this.#credit < chunk.length && this.#stopped === undefined) {
-            await new Promise<void>((resolve) => (this.#wake = resolve));
-          }
-          if (this.#stopped !== undefined) {
+          if (!(await this.#take(chunk.length))) {
             reader.cancel(this.#stopped).catch(() => {});
             return false;
           }
-          this.#credit -= chunk.length;
           await wire.sendData(stream, chunk, false);
         }
       }
@@ -408,6 +404,30 @@ export class BodySender {
       reader.releaseLock();
     }
     wire.control(FRAME_END, stream);
+    return true;
+  }
+
+  /**
+   * Sends `bytes` (which the caller no longer changes) as DATA frames, the last one ending the
+   * stream. Returns false if the stream was stopped.
+   */
+  async sendBytes(wire: Wire, stream: number, bytes: Uint8Array): Promise<boolean> {
+    for (let at = 0; at < bytes.length; at += DATA_MAX) {
+      const end = Math.min(bytes.length, at + DATA_MAX);
+      if (!(await this.#take(end - at))) return false;
+      await wire.sendData(stream, bytes.subarray(at, end), end === bytes.length);
+    }
+    if (bytes.length === 0) wire.control(FRAME_END, stream);
+    return true;
+  }
+
+  /** Waits for `bytes` of credit and takes it; false if the stream was stopped meanwhile. */
+  async #take(bytes: number): Promise<boolean> {
+    while (this.#credit < bytes && this.#stopped === undefined) {
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+    if (this.#stopped !== undefined) return false;
+    this.#credit -= bytes;
     return true;
   }
 }

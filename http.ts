@@ -220,6 +220,11 @@ function networkError(message: string, cause?: unknown): TypeError {
  */
 export async function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
   if (typeof input === "string" && input.startsWith("xio://") && simple(init)) return quickFetch(input, init);
+  return generalFetch(input, init);
+}
+
+/** fetch through a Request: every option, redirects, routed origins. */
+async function generalFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
   const href = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
   let url: URL;
   try {
@@ -284,15 +289,28 @@ export async function fetch(input: RequestInfo | URL, init?: RequestInit): Promi
   }
 }
 
-/** An init that needs none of Request's machinery: no body, signal or redirect choice. */
+/** The methods that fetch normalizes to upper case. */
+const NORMALIZED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
+
+/**
+ * An init that needs none of Request's machinery: a method, headers, and no body or a body
+ * that is already in memory (a string, an ArrayBuffer or a view of one). No signal, no
+ * redirect choice.
+ */
 function simple(init: RequestInit | undefined): boolean {
   if (init === undefined) return true;
   for (const key in init) {
-    if (key !== "method" && key !== "headers") return false;
+    if (key !== "method" && key !== "headers" && key !== "body") return false;
   }
-  const method = init.method?.toUpperCase();
-  return method === undefined || method === "GET" || method === "HEAD" || method === "DELETE";
+  const method = init.method === undefined ? "GET" : init.method.toUpperCase();
+  if (!NORMALIZED_METHODS.has(method)) return false;
+  const body = init.body;
+  if (body === undefined || body === null) return true;
+  return method !== "GET" && method !== "HEAD" &&
+    (typeof body === "string" || body instanceof ArrayBuffer || ArrayBuffer.isView(body));
 }
+
+const encoder = new TextEncoder();
 
 /**
  * The common case without building a Request: a bodiless request to an xio:// URL. The result
@@ -305,7 +323,7 @@ async function quickFetch(input: string, init: RequestInit | undefined): Promise
   const hash = path.indexOf("#");
   if (hash >= 0) path = path.slice(0, hash);
   if (authority === "" || /[\s%@:\[\]]/.test(authority) || /[\s#\\]/.test(path)) {
-    return fetch(new Request(input, init)); // anything unusual takes the general path
+    return generalFetch(input, init); // anything unusual takes the general path
   }
   const domain = socketDomain(undefined);
   let s: ClientSession;
@@ -316,16 +334,30 @@ async function quickFetch(input: string, init: RequestInit | undefined): Promise
     throw networkError(`xio: no service "${authority}" is listening in domain "${domain.name}"`, error);
   }
   const method = init?.method?.toUpperCase() ?? "GET";
-  const headers = init?.headers === undefined ? EMPTY_HEADERS : new Headers(init.headers);
-  const response = await exchangeQuick(s, input, method, authority, path, headers).catch((error) => {
+  let headers = init?.headers === undefined ? EMPTY_HEADERS : new Headers(init.headers);
+  const body = init?.body;
+  let bytes: Uint8Array | undefined;
+  if (typeof body === "string") {
+    bytes = encoder.encode(body);
+    if (!headers.has("content-type")) {
+      if (headers === EMPTY_HEADERS) headers = new Headers();
+      headers.set("content-type", "text/plain;charset=UTF-8");
+    }
+  } else if (body instanceof ArrayBuffer) {
+    bytes = new Uint8Array(body.slice(0)); // fetch sends the bytes as they were at the call
+  } else if (ArrayBuffer.isView(body)) {
+    bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength).slice();
+  }
+  const request = { url: input, method, headers, body: null, staticBody: bytes, signal: undefined };
+  const response = await exchange(s, request, authority, path).catch((error) => {
     if (!(error instanceof StaleSession)) throw error;
     s.wire.close();
-    return fetch(new Request(input, init));
+    return generalFetch(input, init);
   });
   if (REDIRECT_STATUS.has(response.status)) {
     // Redirects follow the general path, which implements them fully.
     await response.body?.cancel();
-    return fetch(new Request(input, init));
+    return generalFetch(input, init);
   }
   return response;
 }
@@ -339,23 +371,14 @@ class StaleSession extends Error {
   }
 }
 
-function exchangeQuick(
-  s: ClientSession,
-  href: string,
-  method: string,
-  authority: string,
-  path: string,
-  headers: Headers,
-): Promise<Response> {
-  return exchange(s, { url: href, method, headers, body: null, signal: undefined }, authority, path);
-}
-
 /** What `exchange` needs of a request. */
 interface Outgoing {
   readonly url: string;
   readonly method: string;
   readonly headers: Headers;
   readonly body: ReadableStream<Uint8Array> | null;
+  /** A body already in memory, sent instead of `body`. */
+  readonly staticBody?: Uint8Array;
   readonly signal: AbortSignal | undefined;
 }
 
@@ -488,10 +511,15 @@ async function exchange(
   try {
     let body: ReadableStream<Uint8Array> | null = null;
     let inline: Uint8Array | undefined;
-    if (request.body !== null && request.method !== "GET" && request.method !== "HEAD") {
+    let bytes: Uint8Array | undefined;
+    if (request.staticBody !== undefined) {
+      if (request.staticBody.length <= INLINE_MAX) inline = request.staticBody;
+      else bytes = request.staticBody;
+    } else if (request.body !== null && request.method !== "GET" && request.method !== "HEAD") {
       ({ inline, stream: body } = await peekBody(request.body));
     }
-    const frame = wire.frame(FRAME_REQUEST, body === null ? FLAG_END : 0, stream.id)
+    const ends = body === null && bytes === undefined;
+    const frame = wire.frame(FRAME_REQUEST, ends ? FLAG_END : 0, stream.id)
       .string(request.method)
       .string(authority)
       .string(path, true)
@@ -506,10 +534,11 @@ async function exchange(
     }
     // The upload goes on beside the response: a server may answer (and stream back) before the
     // request body is complete.
-    if (body !== null) {
-      (stream.sender ??= new BodySender()).send(wire, stream.id, body).catch((error) =>
-        stream.onReset(error)
-      );
+    if (body !== null || bytes !== undefined) {
+      const sender = stream.sender ??= new BodySender();
+      const onError = (error: Error) => stream.onReset(error);
+      if (body !== null) sender.send(wire, stream.id, body).catch(onError);
+      else sender.sendBytes(wire, stream.id, bytes!).catch(onError);
     }
   } catch (error) {
     if (error instanceof StaleSession) throw error;

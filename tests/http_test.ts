@@ -113,6 +113,21 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     await within(2000, waitFor(allFree), "every buffer back");
   });
 
+  test("in-memory bodies go as they were when fetch was called, with fetch's content type", async () => {
+    const [name, server] = start(async (request) =>
+      new Response(`${request.headers.get("content-type")} ${await request.text()}`)
+    );
+    const text = await fetch(`xio://${name}/`, { method: "POST", body: "héllo" });
+    assert.equal(await text.text(), "text/plain;charset=UTF-8 héllo");
+    for (const size of [100, 20_000, 200_000]) {
+      const bytes = new Uint8Array(size).fill(65);
+      const pending = fetch(`xio://${name}/`, { method: "PUT", body: size === 100 ? bytes.buffer : bytes });
+      bytes.fill(66); // too late: fetch took the body as it was
+      assert.equal(await (await pending).text(), `null ${"A".repeat(size)}`);
+    }
+    await server.shutdown();
+  });
+
   test("request and response bodies stream as ReadableStreams", async () => {
     const [name, server] = start((request) => {
       // Echo the request body back as it arrives.
