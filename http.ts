@@ -218,9 +218,14 @@ function networkError(message: string, cause?: unknown): TypeError {
  * const response = await fetch("https://example.com").catch(() => undefined); // the runtime's fetch
  * ```
  */
-export async function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-  if (typeof input === "string" && input.startsWith("xio://") && simple(init)) return quickFetch(input, init);
-  return generalFetch(input, init);
+export function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  let quick: boolean;
+  try {
+    quick = typeof input === "string" && input.startsWith("xio://") && simple(init);
+  } catch (error) {
+    return Promise.reject(error); // fetch rejects; it never throws
+  }
+  return quick ? quickFetch(input as string, init) : generalFetch(input, init);
 }
 
 /** fetch through a Request: every option, redirects, routed origins. */
