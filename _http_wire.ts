@@ -97,18 +97,22 @@ export class Wire {
     return this.#frames.start(type, flags, stream);
   }
 
-  /** Copies the frame built with `frame()` into a shared buffer and sends it in order. */
-  async send(): Promise<void> {
+  /**
+   * Copies the frame built with `frame()` into a shared buffer and sends it in order. Returns
+   * a promise only when the send has to wait (for a buffer, or for room in the ring).
+   */
+  send(): Promise<void> | undefined {
     const bytes = this.#frames.finish();
-    const channel = this.channel;
-    let buffer = channel.tryAlloc(bytes.length);
-    if (buffer === undefined) {
-      const copy = bytes.slice(); // the scratch is reused by the next frame
-      buffer = await channel.alloc(copy.length);
-      buffer.copyFrom(copy);
-    } else {
-      buffer.copyFrom(bytes);
-    }
+    const buffer = this.channel.tryAlloc(bytes.length);
+    if (buffer === undefined) return this.#sendLater(bytes.slice()); // the scratch is reused
+    buffer.copyFrom(bytes);
+    this.#ship(buffer);
+    return this.#pumping;
+  }
+
+  async #sendLater(bytes: Uint8Array): Promise<void> {
+    const buffer = await this.channel.alloc(bytes.length);
+    buffer.copyFrom(bytes);
     this.#ship(buffer);
     if (this.#pumping !== undefined) await this.#pumping;
   }
@@ -130,7 +134,11 @@ export class Wire {
     if (this.#failed !== undefined) return;
     const frames = this.#frames.start(type, type === FRAME_END ? FLAG_END : 0, stream);
     if (value !== undefined) frames.u32(value);
-    this.send().catch(() => {});
+    try {
+      this.send()?.catch(() => {});
+    } catch {
+      // The wire failed; its streams have been told.
+    }
   }
 
   #ship(buffer: SharedBuffer): void {

@@ -559,64 +559,38 @@ async function exchange(
  */
 async function peekBody(
   body: ReadableStream<Uint8Array>,
-): Promise<
-  { inline: Uint8Array<ArrayBuffer>; stream: null } | {
-    inline: undefined;
-    stream: ReadableStream<Uint8Array>;
-  }
-> {
+): Promise<{ inline: Uint8Array; stream: null } | { inline: undefined; stream: ReadableStream<Uint8Array> }> {
   const reader = body.getReader();
-  const firstRead = reader.read();
-  // A body whose first bytes are not ready yet (a stream fed later) must not hold the headers
-  // back: the peer may be waiting for them before it produces anything.
-  const first = await settledSoon(firstRead);
-  if (first === undefined) return { inline: undefined, stream: resume(reader, firstRead) };
-  // The reader is not released once the body is consumed: there is nothing left to read, and
-  // releaseLock() is surprisingly costly in Deno (it builds an error for pending reads).
-  if (first.done) return { inline: new Uint8Array(0), stream: null };
-  const next = reader.read();
-  const second = await settledSoon(next);
-  if (second !== undefined && second.done && first.value.length <= INLINE_MAX) {
-    return { inline: first.value.slice(), stream: null };
+  // Both reads at once, so that one short wait tells whether the body is one chunk that is
+  // already there (as for `new Response("text")`). A body whose bytes are not ready yet (a
+  // stream fed later) must not hold the headers back: the peer may be waiting for them.
+  const first = reader.read();
+  const second = reader.read();
+  let a: ReadableStreamReadResult<Uint8Array> | undefined;
+  let b: ReadableStreamReadResult<Uint8Array> | undefined;
+  let failed = false;
+  first.then((result) => (a = result), () => (failed = true));
+  second.then((result) => (b = result), () => (failed = true));
+  for (let turn = 0; turn < 4 && b === undefined && !failed; turn++) await null;
+  if (!failed && a !== undefined) {
+    // The reader is not released once the body is consumed: there is nothing left to read,
+    // and releaseLock() is surprisingly costly in Deno (it builds an error for pending reads).
+    if (a.done) return { inline: EMPTY_BYTES, stream: null };
+    if (b !== undefined && b.done && a.value.length <= INLINE_MAX) return { inline: a.value, stream: null };
   }
-  return { inline: undefined, stream: resume(reader, next, first.value) };
+  return { inline: undefined, stream: resume(reader, [first, second]) };
 }
 
-/** Waits a few microtask turns for `promise`: its value, or undefined if still pending. */
-async function settledSoon<T>(promise: Promise<T>): Promise<T | undefined> {
-  let value: T | undefined;
-  let settled = false;
-  promise.then((v) => {
-    value = v;
-    settled = true;
-  }, () => {
-    settled = true;
-  });
-  for (let i = 0; i < 4 && !settled; i++) await null;
-  return value;
-}
+const EMPTY_BYTES = new Uint8Array(0);
 
-/**
- * A stream that yields `first` (if any), then the result of the read already started, then the
- * rest of `reader`.
- */
+/** A stream that yields the results of the reads already started, then the rest of `reader`. */
 function resume(
   reader: ReadableStreamDefaultReader<Uint8Array>,
-  pending: Promise<ReadableStreamReadResult<Uint8Array>>,
-  first?: Uint8Array,
+  started: Promise<ReadableStreamReadResult<Uint8Array>>[],
 ): ReadableStream<Uint8Array> {
-  let head: Uint8Array | undefined = first;
-  let started: Promise<ReadableStreamReadResult<Uint8Array>> | undefined = pending;
   return new ReadableStream({
     async pull(controller) {
-      if (head !== undefined) {
-        controller.enqueue(head);
-        head = undefined;
-        return;
-      }
-      const read = started ?? reader.read();
-      started = undefined;
-      const { value, done } = await read;
+      const { value, done } = await (started.shift() ?? reader.read());
       if (done) controller.close();
       else controller.enqueue(value);
     },
@@ -921,8 +895,9 @@ class ServerConnection {
     const wire = this.wire;
     let body: ReadableStream<Uint8Array> | null = null;
     let inline: Uint8Array | undefined;
-    if (method === "HEAD") await response.body?.cancel();
-    else if (response.body !== null) ({ inline, stream: body } = await peekBody(response.body));
+    const source = response.body;
+    if (method === "HEAD") await source?.cancel();
+    else if (source !== null) ({ inline, stream: body } = await peekBody(source));
     const frame = wire.frame(FRAME_RESPONSE, body === null ? FLAG_END : 0, stream.id)
       .u16(response.status)
       .string(response.statusText)
