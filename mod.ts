@@ -31,5 +31,13 @@
 export * from "./errors.ts";
 export * from "./zero_copy.ts";
 export * from "./socket.ts";
-export { deleteRoute, fetch, serve, setRoute, XioServer } from "./http.ts";
+export {
+  DEFAULT_POLL_MICROS,
+  deleteRoute,
+  fetch,
+  serve,
+  setFetchPollMicros,
+  setRoute,
+  XioServer,
+} from "./http.ts";
 export type { FetchApp, ServeHandler, ServeHandlerInfo, ServeInit, ServeOptions, TcpServer } from "./http.ts";

@@ -3,12 +3,14 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { stream as honoStream } from "hono/streaming";
 import {
+  DEFAULT_POLL_MICROS,
   Domain,
   fetch,
   type FetchApp,
   serve,
   type ServeHandler,
   setDefaultDomain,
+  setFetchPollMicros,
   setRoute,
   type XioServer,
 } from "../mod.ts";
@@ -111,6 +113,29 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     }
     await server.shutdown();
     await within(2000, waitFor(allFree), "every buffer back");
+  });
+
+  test("with polling off (pollMicros 0) both sides sleep on their doorbells and still answer", async () => {
+    setFetchPollMicros(0);
+    try {
+      const name = `svc${services++}`;
+      const server = serve({ name, pollMicros: 0 }, async (request) => new Response(await request.text()));
+      const answers = await Promise.all(
+        Array.from(
+          { length: 50 },
+          (_, i) => fetch(`xio://${name}/`, { method: "POST", body: `n${i}` }).then((r) => r.text()),
+        ),
+      );
+      assert.deepEqual(answers, Array.from({ length: 50 }, (_, i) => `n${i}`));
+      const big = new Uint8Array(300_000).fill(9);
+      const echoed = await (await fetch(`xio://${name}/`, { method: "POST", body: big })).arrayBuffer();
+      assert.deepEqual(new Uint8Array(echoed), big);
+      assert.throws(() => serve({ name: `${name}-bad`, pollMicros: -1 }, () => new Response()), RangeError);
+      assert.throws(() => setFetchPollMicros(Number.NaN), RangeError);
+      await server.shutdown();
+    } finally {
+      setFetchPollMicros(DEFAULT_POLL_MICROS);
+    }
   });
 
   test("in-memory bodies go as they were when fetch was called, with fetch's content type", async () => {
