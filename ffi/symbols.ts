@@ -98,6 +98,7 @@ export const symbols = {
   xio_unwatch: { parameters: ["handle"], result: "void" },
   xio_ack: { parameters: [], result: "void" },
   xio_want: { parameters: ["u32"], result: "void" }, // 1: JS has waiters that want callbacks
+  xio_yield: { parameters: [], result: "void" }, // sched_yield, between busy-poll passes
   xio_probe: { parameters: ["handle"], result: "i32" },
   xio_debug_plant: {
     parameters: ["handle", "u32", "u32", "u32", "u32"], // channel, direction, high, low

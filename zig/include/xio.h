@@ -122,6 +122,8 @@ int32_t xio_watch(xio_domain *d, xio_callback callback, uint32_t spin_ns);
 void xio_unwatch(xio_domain *d);
 void xio_ack(void);
 void xio_want(uint32_t on);
+/* Gives the core to another runnable thread, if any (sched_yield): for busy-polling loops. */
+void xio_yield(void);
 int32_t xio_probe(xio_domain *d);
 int32_t xio_debug_plant(xio_domain *d, uint32_t channel, uint32_t direction, uint32_t high,
                         uint32_t low);

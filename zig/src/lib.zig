@@ -7,6 +7,7 @@ const layout = @import("layout.zig");
 const domain_mod = @import("domain.zig");
 const channel = @import("channel.zig");
 const watcher = @import("watcher.zig");
+const sys = @import("sys.zig");
 const Domain = domain_mod.Domain;
 
 pub const Status = enum(i32) {
@@ -379,6 +380,12 @@ export fn xio_want(on: u32) void {
 
 export fn xio_ack() void {
     watcher.ack();
+}
+
+/// Gives the core to another runnable thread, if any (sched_yield). Busy-polling loops call it
+/// between passes, so that polling costs little when processes outnumber cores.
+export fn xio_yield() void {
+    sys.yield();
 }
 
 /// Checks the other nodes' liveness now and reclaims the dead. Returns how many it reclaimed.
