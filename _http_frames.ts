@@ -54,24 +54,36 @@ const internBytes: (Uint8Array | undefined)[] = new Array(INTERN_SLOTS);
 const internStrings: string[] = new Array(INTERN_SLOTS);
 
 function intern(bytes: Uint8Array, start: number, length: number): string {
-  let hash = 0x811c9dc5 ^ length;
-  for (let i = start; i < start + length; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
-  const slot = (hash >>> 0) & (INTERN_SLOTS - 1);
+  const slot = hashBytes(bytes, start, length) & (INTERN_SLOTS - 1);
   const known = internBytes[slot];
-  if (known !== undefined && known.length === length) {
-    let same = true;
-    for (let i = 0; i < length; i++) {
-      if (known[i] !== bytes[start + i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return internStrings[slot];
+  if (known !== undefined && known.length === length && sameBytes(known, bytes, start)) {
+    return internStrings[slot];
   }
   const value = decoder.decode(bytes.subarray(start, start + length));
   internBytes[slot] = bytes.slice(start, start + length);
   internStrings[slot] = value;
   return value;
+}
+
+/**
+ * Header blocks repeat too (the same content type on every response): a block of up to
+ * BLOCK_MAX bytes is turned into a Headers object once, which Request and Response then copy
+ * (they never keep the object they are given), and found again by a hash of its bytes.
+ */
+const BLOCK_MAX = 1024;
+const BLOCK_SLOTS = 256;
+const blockBytes: (Uint8Array | undefined)[] = new Array(BLOCK_SLOTS);
+const blockHeaders: Headers[] = new Array(BLOCK_SLOTS);
+
+function hashBytes(bytes: Uint8Array, start: number, length: number): number {
+  let hash = 0x811c9dc5 ^ length;
+  for (let i = start; i < start + length; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
+  return hash >>> 0;
+}
+
+function sameBytes(known: Uint8Array, bytes: Uint8Array, start: number): boolean {
+  for (let i = 0; i < known.length; i++) if (known[i] !== bytes[start + i]) return false;
+  return true;
 }
 
 /** Builds a frame in a growable scratch array; `finish()` returns the bytes to copy out. */
@@ -242,6 +254,41 @@ export class FrameReader {
     return out;
   }
 
+  /**
+   * The header block as a Headers object to hand to a Request or Response constructor (which
+   * copy it; never change it), or undefined if there are no headers.
+   */
+  headersInit(): Headers | undefined {
+    const start = this.#at;
+    const bytes = this.#bytes;
+    const count = this.u16();
+    if (count === 0) return undefined;
+    // Find the end of the block without decoding it.
+    for (let i = 0; i < count; i++) {
+      const name = this.u16(); // (read first: `this.#at += this.u16()` would lose the 2 bytes)
+      this.#at += name;
+      const value = this.u32();
+      this.#at += value;
+    }
+    this.#need(0);
+    const end = this.#at;
+    const length = end - start;
+    if (length > BLOCK_MAX) {
+      this.#at = start;
+      return this.#newHeaders();
+    }
+    const slot = hashBytes(bytes, start, length) & (BLOCK_SLOTS - 1);
+    const known = blockBytes[slot];
+    if (known !== undefined && known.length === length && sameBytes(known, bytes, start)) {
+      return blockHeaders[slot];
+    }
+    this.#at = start;
+    const headers = this.#newHeaders();
+    blockBytes[slot] = bytes.slice(start, end);
+    blockHeaders[slot] = headers;
+    return headers;
+  }
+
   /** The rest of the frame (a copy that outlives the buffer). */
   rest(): Uint8Array<ArrayBuffer> {
     const at = this.#at;
@@ -251,6 +298,15 @@ export class FrameReader {
     if (n <= 64) { for (let i = 0; i < n; i++) out[i] = this.#bytes[at + i]; }
     else out.set(this.#bytes.subarray(at, this.#end));
     return out;
+  }
+
+  #newHeaders(): Headers {
+    const pairs = this.headers();
+    try {
+      return new Headers(pairs);
+    } catch (error) {
+      throw new FrameError(`A header is not valid: ${(error as Error).message}`);
+    }
   }
 
   #need(n: number): void {

@@ -439,7 +439,12 @@ class ClientStream implements StreamHandler {
   onHeaders(frame: FrameReader, end: boolean): void {
     const status = frame.u16();
     const statusText = frame.string();
-    const headers = frame.headers();
+    const headers = frame.headersInit();
+    if (status < 200 || status > 599) throw new FrameError(`A response status of ${status} is not valid`);
+    // Only what differs from the defaults: every member given costs a conversion.
+    const init: ResponseInit = { status };
+    if (statusText !== "") init.statusText = statusText;
+    if (headers !== undefined) init.headers = headers;
     const nullBody = this.#method === "HEAD" || NULL_BODY_STATUS.has(status);
     let body: BodyInit | null = null;
     if (end) {
@@ -456,7 +461,13 @@ class ClientStream implements StreamHandler {
         });
       }
     }
-    this.#resolve(new FetchResponse(body, { status, statusText, headers }, this.#url));
+    let response: Response;
+    try {
+      response = new FetchResponse(body, init, this.#url);
+    } catch (error) {
+      throw new FrameError(`The response cannot be built: ${(error as Error).message}`);
+    }
+    this.#resolve(response);
   }
 
   onData(buffer: SharedBuffer, end: boolean): void {
@@ -782,7 +793,7 @@ class ServerStream implements StreamHandler {
 class ServerRequest extends Request {
   #stream: ServerStream;
 
-  constructor(url: string, init: RequestInit, stream: ServerStream) {
+  constructor(url: string, init: RequestInit | undefined, stream: ServerStream) {
     super(url, init);
     this.#stream = stream;
   }
@@ -840,7 +851,7 @@ class ServerConnection {
     const method = frame.string();
     const authority = frame.string();
     const path = frame.string(true);
-    const headers = frame.headers();
+    const headers = frame.headersInit();
     const end = (frame.flags & FLAG_END) !== 0;
     if (!path.startsWith("/")) {
       throw new FrameError(`A request path must start with "/", got ${JSON.stringify(path)}`);
@@ -857,16 +868,19 @@ class ServerConnection {
     stream: ServerStream,
     method: string,
     url: string,
-    headers: [string, string][],
+    headers: Headers | undefined,
     inline: Uint8Array<ArrayBuffer> | undefined,
   ): Promise<void> {
     const info = new HandlerInfo(this.#remote);
     try {
-      const init: RequestInit = { method, headers };
+      // Only what differs from the defaults: every member given costs a conversion.
+      let init: RequestInit | undefined;
+      if (method !== "GET") init = { method };
+      if (headers !== undefined) (init ??= {}).headers = headers;
       if (method !== "GET" && method !== "HEAD") {
-        init.body = inline ?? stream.body!.stream(() => {});
+        init!.body = inline ?? stream.body!.stream(() => {});
         // @ts-ignore: `duplex` is required for streamed bodies but not yet in every type library
-        init.duplex = "half";
+        init!.duplex = "half";
       }
       const request = new ServerRequest(url, init, stream);
       let response: Response;
