@@ -330,6 +330,27 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     assert.equal(reply.bytes[0], 5, "a RESET frame");
     assert.equal(new DataView(reply.bytes.buffer, reply.bytes.byteOffset).getUint32(4, true), 7);
     reply.release();
+    // A well-formed request frame whose header name is not a valid HTTP token.
+    const bytes: number[] = [1, 1, 0, 0, 9, 0, 0, 0];
+    const text = (value: string, wide = false) => {
+      const encoded = new TextEncoder().encode(value);
+      bytes.push(encoded.length & 0xff, encoded.length >> 8);
+      if (wide) bytes.push(0, 0);
+      bytes.push(...encoded);
+    };
+    text("GET");
+    text("x");
+    text("/", true);
+    bytes.push(1, 0); // one header
+    text("bad name");
+    text("v", true);
+    const invalid = await raw.alloc(bytes.length);
+    invalid.bytes.set(bytes);
+    await raw.send(invalid);
+    const second = (await within(2000, raw.recv(), "the server's answer"))!;
+    assert.equal(second.bytes[0], 5, "a RESET frame");
+    assert.equal(new DataView(second.bytes.buffer, second.bytes.byteOffset).getUint32(4, true), 9);
+    second.release();
     raw.close();
     assert.equal(await (await fetch(`xio://${name}/`)).text(), "fine");
     await server.shutdown();
