@@ -34,6 +34,8 @@ export const DATA_MAX = 65536 - HEADER_BYTES;
 export const INLINE_MAX = 16 * 1024;
 /** How long a polling receive loop polls between yields to the event loop, in ms. */
 const POLL_SLICE_MS = 0.025;
+/** The poll window of a connection whose last polls found nothing, in ms. */
+const POLL_QUIET_MS = 0.05;
 /** How long the poller polls without finding frames before it yields the core between passes. */
 const POLL_POLITE_AFTER_MS = 0.02;
 /**
@@ -152,6 +154,7 @@ export class Wire {
   #onUnknown: (frame: FrameReader) => void;
   #onClose: (error: Error | undefined) => void;
   #pollMs: number;
+  #misses = 0;
   /** Resolves when the receive loop ends. */
   readonly done: Promise<void>;
 
@@ -256,7 +259,17 @@ export class Wire {
     let error: Error | undefined;
     try {
       for (;;) {
-        let n = polling ? await pollFor(channel, batch, this.#pollMs) : channel.tryRecvMany(batch);
+        let n: number | null;
+        if (polling) {
+          // After two polls in a row found nothing (sporadic traffic), poll only briefly, so
+          // that a quiet connection does not spin a whole window for every request; one poll
+          // that finds frames brings the full window back.
+          const window = this.#misses >= 2 ? Math.min(this.#pollMs, POLL_QUIET_MS) : this.#pollMs;
+          n = await pollFor(channel, batch, window);
+          this.#misses = n === 0 ? this.#misses + 1 : 0;
+        } else {
+          n = channel.tryRecvMany(batch);
+        }
         if (n === null) break;
         if (n === 0) {
           const one = await channel.recv();
