@@ -201,10 +201,11 @@ export class FrameReader {
   #end: number;
   #at: number;
 
-  constructor(bytes: Uint8Array) {
-    if (bytes.length < HEADER_BYTES) throw new FrameError(`A frame of ${bytes.length} bytes is too short`);
+  /** Reads the first `length` bytes of `bytes` (by default all of them). */
+  constructor(bytes: Uint8Array, length: number = bytes.length) {
+    if (length < HEADER_BYTES) throw new FrameError(`A frame of ${length} bytes is too short`);
     this.#bytes = bytes;
-    this.#end = bytes.length;
+    this.#end = length;
     this.#at = HEADER_BYTES;
   }
 

@@ -292,7 +292,9 @@ export class Wire {
       throw new Error(`A frame of ${buffer.length} bytes arrived`);
     }
     // The header is read in place: eight bytes of the shared buffer this process now owns.
-    const header = buffer.bytes;
+    // (Through the whole-buffer view: a view of the message length would be a new object per
+    // frame, kept by the pooled buffer until its next use, and promoted by the young GC.)
+    const header = buffer.capacityBytes;
     const type = header[0];
     const end = (header[1] & FLAG_END) !== 0;
     const stream = (header[4] | (header[5] << 8) | (header[6] << 16) | (header[7] << 24)) >>> 0;
@@ -302,7 +304,7 @@ export class Wire {
       return;
     }
     // Every other frame is small and is read in place; handlers copy out what they keep.
-    const frame = new FrameReader(buffer.bytes);
+    const frame = new FrameReader(header, buffer.length);
     try {
       if (handler === undefined) {
         this.#onUnknown(frame);

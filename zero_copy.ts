@@ -425,6 +425,7 @@ export class SharedBuffer {
   readonly offset: number;
   #core: Core;
   #full: Uint8Array;
+  #view: Uint8Array;
   #length = 0;
   #owned = false;
 
@@ -446,6 +447,7 @@ export class SharedBuffer {
     this.offset = offset;
     this.capacity = capacity;
     this.#full = new Uint8Array(core.memory, offset, capacity);
+    this.#view = this.#full;
   }
 
   /** Whether this process holds the buffer. */
@@ -470,10 +472,17 @@ export class SharedBuffer {
   /** The message bytes, in shared memory. Writes go straight to the buffer. */
   get bytes(): Uint8Array {
     this.#check();
-    // A shorter view is made afresh each time rather than kept: a view kept in this long-lived
-    // object would survive the young generation and be promoted, and with thousands of pooled
-    // buffers cycling that made every scavenge slow (several ms in Deno under HTTP load).
-    return this.#length === this.capacity ? this.#full : this.#full.subarray(0, this.#length);
+    if (this.#view.length !== this.#length) this.#view = this.#full.subarray(0, this.#length);
+    return this.#view;
+  }
+
+  /**
+   * The whole buffer (`capacity` bytes, not just the message), in shared memory: always the
+   * same view, so reading through it allocates nothing, whatever the message length.
+   */
+  get capacityBytes(): Uint8Array {
+    this.#check();
+    return this.#full;
   }
 
   /**

@@ -349,8 +349,15 @@ describe(`bad input gets typed errors (${runtimeName})`, () => {
     const client = await domain.connect("svc");
     await listener.accept();
     const sent = await client.alloc(10);
+    // The whole-buffer view: every byte of capacity, the same object each time, shared with bytes.
+    const whole = sent.capacityBytes;
+    assert.equal(whole.length, sent.capacity);
+    assert.equal(sent.capacityBytes, whole);
+    whole[3] = 42;
+    assert.equal(sent.bytes[3], 42);
     await client.send(sent);
     assert.throws(() => sent.bytes, BufferStateError);
+    assert.throws(() => sent.capacityBytes, BufferStateError);
     assert.throws(() => client.trySend(sent), BufferStateError);
     const released = await client.alloc(10);
     released.release();
