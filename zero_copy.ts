@@ -159,6 +159,8 @@ const NAME = /^(?!\.)(?!.*\.\.)[A-Za-z0-9._:-]{1,64}$/;
 const encoder = new TextEncoder();
 /** Below this many bytes a JS copy beats the native call. */
 const COPY_NATIVE_MIN = 512;
+/** How long a busy-poll spins at full speed before it yields the core between tries, in ms. */
+const POLITE_AFTER_MS = 0.02;
 const EMPTY = new Uint8Array(0);
 const SIDE_CLIENT = 0;
 const SIDE_SERVER = 1;
@@ -748,10 +750,15 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
   async waitUnreceived(max: number): Promise<void> {
     if (this.unreceived() < max) return;
     if (this.#spinMs > 0) {
-      const deadline = performance.now() + this.#spinMs;
+      const start = performance.now();
+      let polite = false;
       for (let i = 1;; i++) {
         if (this.unreceived() < max) return;
-        if ((i & 63) === 0 && performance.now() >= deadline) break;
+        if (polite) this.#core.sym.xio_yield();
+        if ((i & 63) !== 0) continue;
+        const now = performance.now();
+        if (now >= start + this.#spinMs) break;
+        polite = now >= start + POLITE_AFTER_MS;
       }
     }
     while (this.unreceived() >= max) {
@@ -816,20 +823,36 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
     }
   }
 
+  /**
+   * Busy-polls for a message for up to the spin window. After POLITE_AFTER_MS without one it
+   * yields the core between tries, so that a spinning process does not starve the very peer it
+   * waits for when processes outnumber cores.
+   */
   #spin(): SharedBuffer | null | undefined {
-    const deadline = performance.now() + this.#spinMs;
+    const start = performance.now();
+    let polite = false;
     for (let i = 1;; i++) {
       const message = this.tryRecv();
       if (message !== undefined) return message;
-      if ((i & 63) === 0 && performance.now() >= deadline) return undefined;
+      if (polite) this.#core.sym.xio_yield();
+      if ((i & 63) !== 0) continue;
+      const now = performance.now();
+      if (now >= start + this.#spinMs) return undefined;
+      polite = now >= start + POLITE_AFTER_MS;
     }
   }
 
+  /** Busy-polls for room in the ring, as `#spin` polls for a message. */
   #spinSend(buffer: SharedBuffer): boolean {
-    const deadline = performance.now() + this.#spinMs;
+    const start = performance.now();
+    let polite = false;
     for (let i = 1;; i++) {
       if (this.trySend(buffer)) return true;
-      if ((i & 63) === 0 && performance.now() >= deadline) return false;
+      if (polite) this.#core.sym.xio_yield();
+      if ((i & 63) !== 0) continue;
+      const now = performance.now();
+      if (now >= start + this.#spinMs) return false;
+      polite = now >= start + POLITE_AFTER_MS;
     }
   }
 
