@@ -2,8 +2,9 @@
  * The HTTP benchmark suite (`deno task bench --suite http`). Each variant runs in a fresh
  * process (bench/http.ts) under Deno and Bun: this library's `fetch` and `serve` over shared
  * memory, against the same runtime's own fetch and server over TCP and over a UNIX socket, in
- * rotated order over several rounds; figures are medians. Writes bench/results/http.json and
- * http.md.
+ * rotated order over several rounds; figures are medians. One case runs four client processes
+ * against one server, more processes than this machine has cores, where a busy-polling
+ * transport could starve its own peers. Writes bench/results/http.json and http.md.
  */
 import process from "node:process";
 import { machine, median, options, report, run, type Target, targetTable } from "./_suite.ts";
@@ -18,7 +19,10 @@ interface Case {
   label: string;
   method: "GET" | "POST";
   body: number;
+  /** Concurrent requests per client process. */
   concurrency: number;
+  /** Client processes (default 1). */
+  clients?: number;
 }
 const cases: Case[] = [
   { label: "GET, 1 concurrent", method: "GET", body: 0, concurrency: 1 },
@@ -26,6 +30,8 @@ const cases: Case[] = [
   { label: "GET, 256 concurrent", method: "GET", body: 0, concurrency: 256 },
   { label: "POST 64 KiB, 64 concurrent", method: "POST", body: 64 << 10, concurrency: 64 },
   { label: "POST 1 MiB, 64 concurrent", method: "POST", body: 1 << 20, concurrency: 64 },
+  // More processes than this machine's cores: busy-polling must not starve the peers.
+  { label: "GET, 4 client processes x 16 concurrent", method: "GET", body: 0, concurrency: 16, clients: 4 },
 ];
 
 interface Variant extends Case {
@@ -33,7 +39,8 @@ interface Variant extends Case {
 }
 // Transports interleaved, so that each case's three variants run close together in time.
 const variants: Variant[] = cases.flatMap((c) => transports.map((transport) => ({ ...c, transport })));
-const key = (c: Case, transport: Transport) => `${transport}-${c.method}-${c.body}-${c.concurrency}`;
+const key = (c: Case, transport: Transport) =>
+  `${transport}-${c.method}-${c.body}-${c.concurrency}-${c.clients ?? 1}`;
 
 interface Sample {
   req_per_s: number[];
@@ -47,7 +54,14 @@ for (let round = 0; round < rounds; round++) {
     // A shift that is not a multiple of 3 also changes which transport of a case goes first.
     const order = variants.map((_, i) => variants[(i + round * 4) % variants.length]);
     for (const v of order) {
-      const r = run(runtime, "http.ts", [v.transport, v.method, v.body, v.concurrency, seconds]);
+      const r = run(runtime, "http.ts", [
+        v.transport,
+        v.method,
+        v.body,
+        v.concurrency,
+        seconds,
+        v.clients ?? 1,
+      ]);
       const s = (samples[runtime] ??= {})[key(v, v.transport)] ??= { req_per_s: [], p50_ms: [], p99_ms: [] };
       s.req_per_s.push(Number(r.req_per_s));
       s.p50_ms.push(Number(r.p50_ms));
