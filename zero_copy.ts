@@ -560,6 +560,7 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
   #waiting = false;
   #failure: Error | undefined;
   #spinMs: number;
+  #polite = false;
 
   static {
     createChannel = (core, index, side, service, poll) => new Channel(core, index, side, service, poll);
@@ -750,15 +751,9 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
   async waitUnreceived(max: number): Promise<void> {
     if (this.unreceived() < max) return;
     if (this.#spinMs > 0) {
-      const start = performance.now();
-      let polite = false;
-      for (let i = 1;; i++) {
+      const start = this.#spinStart();
+      for (let i = 1; this.#pace(i, start); i++) {
         if (this.unreceived() < max) return;
-        if (polite) this.#core.sym.xio_yield();
-        if ((i & 63) !== 0) continue;
-        const now = performance.now();
-        if (now >= start + this.#spinMs) break;
-        polite = now >= start + POLITE_AFTER_MS;
       }
     }
     while (this.unreceived() >= max) {
@@ -829,31 +824,39 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
    * waits for when processes outnumber cores.
    */
   #spin(): SharedBuffer | null | undefined {
-    const start = performance.now();
-    let polite = false;
-    for (let i = 1;; i++) {
+    const start = this.#spinStart();
+    for (let i = 1; this.#pace(i, start); i++) {
       const message = this.tryRecv();
       if (message !== undefined) return message;
-      if (polite) this.#core.sym.xio_yield();
-      if ((i & 63) !== 0) continue;
-      const now = performance.now();
-      if (now >= start + this.#spinMs) return undefined;
-      polite = now >= start + POLITE_AFTER_MS;
     }
+    return undefined;
   }
 
   /** Busy-polls for room in the ring, as `#spin` polls for a message. */
   #spinSend(buffer: SharedBuffer): boolean {
-    const start = performance.now();
-    let polite = false;
-    for (let i = 1;; i++) {
+    const start = this.#spinStart();
+    for (let i = 1; this.#pace(i, start); i++) {
       if (this.trySend(buffer)) return true;
-      if (polite) this.#core.sym.xio_yield();
-      if ((i & 63) !== 0) continue;
-      const now = performance.now();
-      if (now >= start + this.#spinMs) return false;
-      polite = now >= start + POLITE_AFTER_MS;
     }
+    return false;
+  }
+
+  /** Begins a busy-poll: full speed at first. Returns its start time. */
+  #spinStart(): number {
+    this.#polite = false;
+    return performance.now();
+  }
+
+  /**
+   * Paces the `i`-th try of a busy-poll begun at `start`: false once the spin window is over.
+   * After POLITE_AFTER_MS it yields the core before each try; the clock is read every 64 tries.
+   */
+  #pace(i: number, start: number): boolean {
+    if (this.#polite) this.#core.sym.xio_yield();
+    if ((i & 63) !== 0) return true;
+    const now = performance.now();
+    this.#polite = now >= start + POLITE_AFTER_MS;
+    return now < start + this.#spinMs;
   }
 
   #wait(receiving: boolean, window = 0): Promise<void> {
