@@ -412,16 +412,53 @@ export class BodyQueue {
           head.release();
           this.#offset = 0;
         }
-        this.#consumed += n;
-        if (this.#consumed >= WINDOW_BYTES / 2) {
-          this.#credit(this.#consumed);
-          this.#consumed = 0;
-        }
+        this.#took(n);
         if (n > 0) return out;
         continue;
       }
       if (this.#ended) return null;
       await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+
+  /**
+   * The rest of the body in one buffer, copied straight out of shared memory: no chunks, no
+   * stream. `sizeHint` (the declared length) sizes the buffer up front; it grows past it if
+   * the body is longer.
+   */
+  async readAll(sizeHint = 0): Promise<Uint8Array<ArrayBuffer>> {
+    let out = new Uint8Array(sizeHint);
+    let length = 0;
+    for (;;) {
+      if (this.#error !== undefined) throw this.#error;
+      const head = this.#buffers.shift();
+      if (head === undefined) {
+        if (this.#ended) break;
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        continue;
+      }
+      const from = HEADER_BYTES + this.#offset;
+      const n = head.length - from;
+      if (length + n > out.length) {
+        const bigger = new Uint8Array(Math.max(length + n, out.length * 2));
+        bigger.set(out.subarray(0, length));
+        out = bigger;
+      }
+      head.copyTo(out.subarray(length), from);
+      head.release();
+      this.#offset = 0;
+      length += n;
+      this.#took(n);
+    }
+    return length === out.length ? out : out.slice(0, length);
+  }
+
+  /** Counts `bytes` as read, and returns credit to the sender every half window. */
+  #took(bytes: number): void {
+    this.#consumed += bytes;
+    if (this.#consumed >= WINDOW_BYTES / 2) {
+      this.#credit(this.#consumed);
+      this.#consumed = 0;
     }
   }
 
@@ -444,6 +481,114 @@ export class BodyQueue {
       },
     });
   }
+}
+
+/** What `directBody` needs of a Request or a Response. */
+interface Message {
+  readonly headers: Headers;
+  readonly body: ReadableStream<Uint8Array<ArrayBuffer>> | null;
+  readonly bodyUsed: boolean;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  bytes(): Promise<Uint8Array<ArrayBuffer>>;
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+  blob(): Promise<Blob>;
+  formData(): Promise<FormData>;
+  clone(): Message;
+}
+
+/** A Request or Response class. */
+// deno-lint-ignore no-explicit-any
+type MessageClass = new (...args: any[]) => Message;
+
+/** The largest declared body length that is set aside up front (a longer body grows into more). */
+const SIZE_HINT_MAX = 64 * 1024 * 1024;
+const decoder = new TextDecoder();
+
+/** The runtime's own getter `name` on `proto` or the prototypes above it. */
+function nativeGetter(proto: object, name: string): (this: unknown) => unknown {
+  for (let p: object | null = proto; p !== null; p = Object.getPrototypeOf(p)) {
+    const get = Object.getOwnPropertyDescriptor(p, name)?.get;
+    if (get !== undefined) return get;
+  }
+  throw new TypeError(`${name} is not a getter of this class`);
+}
+
+/**
+ * Gives a Request or Response class a direct way to read a whole body that is still queued in
+ * shared memory: `arrayBuffer()`, `bytes()`, `text()` and `json()` copy its buffers straight
+ * into one buffer, instead of through the body's ReadableStream (a fresh chunk, a second copy
+ * and a few promises per 64 KiB, and one more copy to join the chunks). Once the stream itself
+ * was handed out, or the message cloned, the runtime's own methods read the body as usual.
+ * Either way a body is read once: `bodyUsed` says so, and a second read rejects.
+ */
+export function directBody<B extends MessageClass>(Base: B) {
+  const bodyOf = nativeGetter(Base.prototype, "body");
+  const bodyUsedOf = nativeGetter(Base.prototype, "bodyUsed");
+  return class DirectBody extends Base {
+    #queue: BodyQueue | undefined;
+    #used = false;
+    #shared = false;
+
+    /** Lets the read methods take the body from `queue`, the source of its stream. */
+    readDirectlyFrom(queue: BodyQueue): void {
+      this.#queue = queue;
+    }
+
+    override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+      this.#shared = true;
+      return bodyOf.call(this) as ReadableStream<Uint8Array<ArrayBuffer>> | null;
+    }
+
+    override get bodyUsed(): boolean {
+      return this.#used || (bodyUsedOf.call(this) as boolean);
+    }
+
+    override clone(): this {
+      if (this.#used) throw new TypeError("The body has already been read");
+      this.#shared = true;
+      return super.clone() as this;
+    }
+
+    override arrayBuffer(): Promise<ArrayBuffer> {
+      return this.#read()?.then((bytes) => bytes.buffer) ?? super.arrayBuffer();
+    }
+
+    override bytes(): Promise<Uint8Array<ArrayBuffer>> {
+      return this.#read() ?? super.bytes();
+    }
+
+    override text(): Promise<string> {
+      return this.#read()?.then((bytes) => decoder.decode(bytes)) ?? super.text();
+    }
+
+    override json(): Promise<unknown> {
+      return this.#read()?.then((bytes) => JSON.parse(decoder.decode(bytes))) ?? super.json();
+    }
+
+    override blob(): Promise<Blob> {
+      if (this.#used) return Promise.reject(new TypeError("The body has already been read"));
+      this.#shared = true;
+      return super.blob();
+    }
+
+    override formData(): Promise<FormData> {
+      if (this.#used) return Promise.reject(new TypeError("The body has already been read"));
+      this.#shared = true;
+      return super.formData();
+    }
+
+    /** The whole body read from the queue, or undefined if the runtime's methods must read it. */
+    #read(): Promise<Uint8Array<ArrayBuffer>> | undefined {
+      if (this.#used) return Promise.reject(new TypeError("The body has already been read"));
+      const queue = this.#queue;
+      if (queue === undefined || this.#shared || bodyUsedOf.call(this)) return undefined;
+      this.#used = true;
+      const declared = Number(this.headers.get("content-length") ?? 0);
+      const hint = Number.isSafeInteger(declared) && declared > 0 ? Math.min(declared, SIZE_HINT_MAX) : 0;
+      return queue.readAll(hint);
+    }
+  };
 }
 
 /** Sends a body stream as DATA frames within the stream's window. */

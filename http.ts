@@ -41,7 +41,7 @@ import {
   RESET_CANCEL,
   RESET_REFUSED,
 } from "./_http_frames.ts";
-import { BodyQueue, BodySender, INLINE_MAX, type StreamHandler, Wire } from "./_http_wire.ts";
+import { BodyQueue, BodySender, directBody, INLINE_MAX, type StreamHandler, Wire } from "./_http_wire.ts";
 
 export { FrameError } from "./_http_frames.ts";
 export type { TcpServer } from "./ffi/mod.ts";
@@ -353,6 +353,11 @@ async function quickFetch(input: string, init: RequestInit | undefined): Promise
   } else if (ArrayBuffer.isView(body)) {
     bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength).slice();
   }
+  if (bytes !== undefined) {
+    // As a runtime's fetch declares a body's length on the wire (the server reads by it).
+    if (headers === EMPTY_HEADERS) headers = new Headers();
+    headers.set("content-length", String(bytes.length));
+  }
   const request = { url: input, method, headers, body: null, staticBody: bytes, signal: undefined };
   const response = await exchange(s, request, authority, path).catch((error) => {
     if (!(error instanceof StaleSession)) throw error;
@@ -391,16 +396,24 @@ interface Outgoing {
  * The Response that fetch returns. Only `url` differs from a plain Response, as it does for the
  * runtime's fetch: it is the URL that was fetched.
  */
-class FetchResponse extends Response {
+class FetchResponse extends directBody(Response) {
   #url: string;
 
-  constructor(body: BodyInit | null, init: ResponseInit, url: string) {
+  constructor(body: BodyInit | null, init: ResponseInit, url: string, queue?: BodyQueue) {
     super(body, init);
     this.#url = url;
+    if (queue !== undefined) this.readDirectlyFrom(queue);
   }
 
   override get url(): string {
     return this.#url;
+  }
+
+  /** A copy that keeps the URL (a plain Response's clone would not know it). */
+  override clone(): this {
+    const copy = super.clone();
+    const init: ResponseInit = { status: copy.status, statusText: copy.statusText, headers: copy.headers };
+    return new FetchResponse(copy.body, init, this.#url) as this;
   }
 }
 
@@ -463,7 +476,7 @@ class ClientStream implements StreamHandler {
     }
     let response: Response;
     try {
-      response = new FetchResponse(body, init, this.#url);
+      response = new FetchResponse(body, init, this.#url, nullBody ? undefined : this.body);
     } catch (error) {
       throw new FrameError(`The response cannot be built: ${(error as Error).message}`);
     }
@@ -787,19 +800,26 @@ class ServerStream implements StreamHandler {
 }
 
 /**
- * The Request a handler receives. Only `signal` differs from a plain Request: it is created on
- * first use, since making one per request costs more than most handlers do.
+ * The Request a handler receives. Its `signal` is created on first use, since making one per
+ * request costs more than most handlers do; a streamed body is read straight out of shared
+ * memory by `arrayBuffer()` and the like (`directBody`).
  */
-class ServerRequest extends Request {
+class ServerRequest extends directBody(Request) {
   #stream: ServerStream;
 
   constructor(url: string, init: RequestInit | undefined, stream: ServerStream) {
     super(url, init);
     this.#stream = stream;
+    if (stream.body !== undefined) this.readDirectlyFrom(stream.body);
   }
 
   override get signal(): AbortSignal {
     return this.#stream.signal;
+  }
+
+  /** A copy whose signal is this request's: aborted when the client goes away. */
+  override clone(): this {
+    return new Request(super.clone(), { signal: this.signal }) as this;
   }
 }
 

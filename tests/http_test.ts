@@ -153,6 +153,72 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     await server.shutdown();
   });
 
+  test("a whole body is read once, straight or through its stream; clones keep signal and URL", async () => {
+    const big = { items: Array.from({ length: 3000 }, (_, i) => ({ i, name: `item ${i}` })) }; // > 16 KiB
+    const json = JSON.stringify(big);
+    const aborted = Promise.withResolvers<void>();
+    const [name, server] = start(async (request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/once") {
+        assert.equal(request.bodyUsed, false);
+        const value = await request.json();
+        assert.equal(request.bodyUsed, true);
+        await assert.rejects(request.text(), TypeError);
+        await assert.rejects(request.blob(), TypeError);
+        assert.throws(() => request.clone(), TypeError);
+        return Response.json({ count: value.items.length, length: request.headers.get("content-length") });
+      }
+      if (path === "/clone") {
+        const copy = request.clone();
+        const [a, b] = await Promise.all([request.text(), copy.text()]);
+        return new Response(String(a === b && a === json));
+      }
+      if (path === "/stream-first") {
+        const reader = request.body!.getReader();
+        let total = 0;
+        for (let first = true;; first = false) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          total += value.length;
+          if (first) await assert.rejects(request.arrayBuffer(), TypeError); // the stream has it
+        }
+        assert.equal(request.bodyUsed, true);
+        return new Response(String(total));
+      }
+      // /abort: a clone's signal follows the client's abort too.
+      request.clone().signal.addEventListener("abort", () => aborted.resolve());
+      return new Promise<Response>(() => {});
+    });
+    const once = await fetch(`xio://${name}/once`, { method: "POST", body: json });
+    assert.deepEqual(await once.json(), {
+      count: 3000,
+      length: String(new TextEncoder().encode(json).length),
+    });
+    const cloned = await fetch(`xio://${name}/clone`, { method: "POST", body: json });
+    assert.equal(await cloned.text(), "true");
+    const streamed = await fetch(`xio://${name}/stream-first`, { method: "POST", body: json });
+    assert.equal(await streamed.text(), String(new TextEncoder().encode(json).length));
+
+    // The same on the client's side, for a response body streamed back.
+    const [echo, echoServer] = start(async (request) => new Response(await request.arrayBuffer()));
+    const response = await fetch(`xio://${echo}/x`, { method: "POST", body: json });
+    const copy = response.clone();
+    assert.equal(copy.url, `xio://${echo}/x`);
+    assert.deepEqual(await response.json(), big);
+    assert.equal(response.bodyUsed, true);
+    await assert.rejects(response.arrayBuffer(), TypeError);
+    assert.equal(await copy.text(), json);
+
+    const controller = new AbortController();
+    const pending = fetch(`xio://${name}/abort`, { signal: controller.signal });
+    await delay(20);
+    controller.abort();
+    await assert.rejects(pending, (e: Error) => e.name === "AbortError");
+    await within(1000, aborted.promise, "the clone's signal aborting on the server");
+    await server.shutdown();
+    await echoServer.shutdown();
+  });
+
   test("request and response bodies stream as ReadableStreams", async () => {
     const [name, server] = start((request) => {
       // Echo the request body back as it arrives.
