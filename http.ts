@@ -876,7 +876,8 @@ class ServerConnection {
     if (!path.startsWith("/")) {
       throw new FrameError(`A request path must start with "/", got ${JSON.stringify(path)}`);
     }
-    const inline = end ? frame.rest() : undefined;
+    // A GET or HEAD body is never given to the handler (as Request would refuse one).
+    const inline = end && method !== "GET" && method !== "HEAD" ? frame.rest() : undefined;
     const stream = new ServerStream(this, id, !end);
     this.wire.streams.set(id, stream);
     this.#inFlight++;
