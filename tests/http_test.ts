@@ -219,6 +219,39 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     await echoServer.shutdown();
   });
 
+  test("a whole-body read fails with the request when the client aborts mid-upload, leaking nothing", async () => {
+    const failed = Promise.withResolvers<unknown>();
+    const [name, server] = start(async (request) => {
+      try {
+        await request.arrayBuffer();
+      } catch (error) {
+        failed.resolve(error);
+      }
+      return new Response("unreachable");
+    });
+    let sent = 0;
+    const upload = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= 128 * 1024) return new Promise<void>(() => {}); // then stalls mid-body
+        controller.enqueue(new Uint8Array(64 * 1024).fill(1));
+        sent += 64 * 1024;
+      },
+    });
+    const controller = new AbortController();
+    const pending = fetch(
+      `xio://${name}/`,
+      { method: "POST", body: upload, duplex: "half", signal: controller.signal } as RequestInit,
+    );
+    await waitFor(() => sent >= 128 * 1024);
+    await delay(20);
+    controller.abort();
+    await assert.rejects(pending, (e: Error) => e.name === "AbortError");
+    const error = await within(1000, failed.promise, "arrayBuffer() rejecting on the server");
+    assert.ok(error instanceof Error);
+    await server.shutdown();
+    await within(2000, waitFor(allFree), "every buffer back");
+  });
+
   test("request and response bodies stream as ReadableStreams", async () => {
     const [name, server] = start((request) => {
       // Echo the request body back as it arrives.
