@@ -930,13 +930,16 @@ class ServerConnection {
     const wire = this.wire;
     let body: ReadableStream<Uint8Array> | null = null;
     let inline: Uint8Array | undefined;
+    // Headers before body: Bun fills in the content type a Blob, file or form body implies
+    // when the headers are first read, but not once the body has become a stream.
+    const headers = response.headers;
     const source = response.body;
     if (method === "HEAD") await source?.cancel();
     else if (source !== null) ({ inline, stream: body } = await peekBody(source));
     const frame = wire.frame(FRAME_RESPONSE, body === null ? FLAG_END : 0, stream.id)
       .u16(response.status)
       .string(response.statusText)
-      .headers(response.headers);
+      .headers(headers);
     if (inline !== undefined) frame.bytes(inline);
     await wire.send();
     if (body === null) return;

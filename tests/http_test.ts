@@ -98,6 +98,29 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     await server.shutdown();
   });
 
+  test("the content type a Blob, form or URLSearchParams body implies reaches the client", async () => {
+    const [name, server] = start((request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/blob") return new Response(new Blob(["<p>hi</p>"], { type: "text/html" }));
+      if (path === "/params") return new Response(new URLSearchParams({ a: "1", b: "two" }));
+      const form = new FormData();
+      form.set("field", "value");
+      form.set("file", new Blob(["content"], { type: "text/plain" }), "note.txt");
+      return new Response(form);
+    });
+    const blob = await fetch(`xio://${name}/blob`);
+    assert.match(blob.headers.get("content-type") ?? "", /^text\/html/); // Bun adds a charset
+    assert.equal(await blob.text(), "<p>hi</p>");
+    const params = await fetch(`xio://${name}/params`);
+    assert.match(params.headers.get("content-type") ?? "", /^application\/x-www-form-urlencoded/);
+    assert.equal(await params.text(), "a=1&b=two");
+    // A multipart body is unreadable without the boundary its content type carries.
+    const form = await (await fetch(`xio://${name}/form`)).formData();
+    assert.equal(form.get("field"), "value");
+    assert.equal(await (form.get("file") as File).text(), "content");
+    await server.shutdown();
+  });
+
   test("empty, small and 100 MiB bodies arrive intact both ways", async () => {
     const [name, server] = start(async (request) => {
       const body = new Uint8Array(await request.arrayBuffer());
