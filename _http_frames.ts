@@ -157,7 +157,8 @@ export class FrameWriter {
     return this;
   }
 
-  headers(headers: Headers): this {
+  /** The headers; with `bodyLength`, a content-length too unless they have one. */
+  headers(headers: Headers, bodyLength?: number): this {
     const countAt = this.#at;
     this.u16(0);
     let count = 0;
@@ -165,6 +166,10 @@ export class FrameWriter {
       this.string(name).string(value, true);
       count++;
     });
+    if (bodyLength !== undefined && !headers.has("content-length")) {
+      this.string("content-length").string(String(bodyLength), true);
+      count++;
+    }
     this.#bytes[countAt] = count;
     this.#bytes[countAt + 1] = count >>> 8;
     return this;

@@ -150,6 +150,74 @@ export function deleteRoute(origin: string): void {
 // Client
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+/**
+ * The reason phrase an HTTP/1.1 server sends when a handler gives no statusText, so that a
+ * client sees the same `statusText` as from `Deno.serve` or `Bun.serve` over TCP.
+ */
+const REASON_PHRASES: Record<number, string> = {
+  100: "Continue",
+  101: "Switching Protocols",
+  102: "Processing",
+  103: "Early Hints",
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  203: "Non-Authoritative Information",
+  204: "No Content",
+  205: "Reset Content",
+  206: "Partial Content",
+  207: "Multi-Status",
+  208: "Already Reported",
+  226: "IM Used",
+  300: "Multiple Choices",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  304: "Not Modified",
+  305: "Use Proxy",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  402: "Payment Required",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  406: "Not Acceptable",
+  407: "Proxy Authentication Required",
+  408: "Request Timeout",
+  409: "Conflict",
+  410: "Gone",
+  411: "Length Required",
+  412: "Precondition Failed",
+  413: "Payload Too Large",
+  414: "URI Too Long",
+  415: "Unsupported Media Type",
+  416: "Range Not Satisfiable",
+  417: "Expectation Failed",
+  418: "I'm a teapot",
+  421: "Misdirected Request",
+  422: "Unprocessable Entity",
+  423: "Locked",
+  424: "Failed Dependency",
+  425: "Too Early",
+  426: "Upgrade Required",
+  428: "Precondition Required",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  451: "Unavailable For Legal Reasons",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+  505: "HTTP Version Not Supported",
+  506: "Variant Also Negotiates",
+  507: "Insufficient Storage",
+  508: "Loop Detected",
+  510: "Not Extended",
+  511: "Network Authentication Required",
+};
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 
 class ClientSession {
@@ -241,6 +309,7 @@ async function generalFetch(input: RequestInfo | URL, init?: RequestInit): Promi
   if (first === undefined) return runtimeFetch(input, init);
   let request = new Request(input, init);
   const originalBody = init?.body ?? null;
+  let body = originalBody;
   const domain = socketDomain(undefined);
   for (let redirects = 0;; redirects++) {
     const where = target(new URL(request.url));
@@ -256,7 +325,7 @@ async function generalFetch(input: RequestInfo | URL, init?: RequestInit): Promi
     }
     let response: Response;
     try {
-      response = await exchange(s, request, where.authority);
+      response = await exchange(s, request, where.authority, undefined, sizeOf(body));
     } catch (error) {
       if (!(error instanceof StaleSession)) throw error;
       // The server went away since the last request: reconnect once (or fall back to TCP).
@@ -279,6 +348,7 @@ async function generalFetch(input: RequestInfo | URL, init?: RequestInit): Promi
     if (!toGet && request.body !== null && originalBody instanceof ReadableStream) {
       throw networkError("Cannot follow a redirect that needs a streamed request body again");
     }
+    body = toGet ? null : originalBody;
     request = new Request(next, {
       method: toGet ? (request.method === "HEAD" ? "HEAD" : "GET") : request.method,
       headers: request.headers,
@@ -292,6 +362,13 @@ async function generalFetch(input: RequestInfo | URL, init?: RequestInit): Promi
       }
     }
   }
+}
+
+/** The length of a body whose size is known before it is read (a Blob or bytes). */
+function sizeOf(body: BodyInit | null | undefined): number | undefined {
+  if (body instanceof Blob) return body.size;
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return body.byteLength;
+  return undefined;
 }
 
 /** The methods that fetch normalizes to upper case. */
@@ -525,6 +602,7 @@ async function exchange(
   request: Outgoing,
   authority: string,
   path?: string,
+  bodyLength?: number,
 ): Promise<Response> {
   const signal = request.signal;
   if (signal?.aborted) throw signal.reason;
@@ -541,18 +619,24 @@ async function exchange(
     let body: ReadableStream<Uint8Array> | null = null;
     let inline: Uint8Array | undefined;
     let bytes: Uint8Array | undefined;
+    // Headers before body: Bun fills in the content type a Blob or form body implies when the
+    // headers are first read, but not once the body has been read.
+    const headers = request.headers;
+    // The length of a body that is known whole, declared as a runtime's fetch declares it.
+    let length: number | undefined;
     if (request.staticBody !== undefined) {
       if (request.staticBody.length <= INLINE_MAX) inline = request.staticBody;
       else bytes = request.staticBody;
     } else if (request.body !== null && request.method !== "GET" && request.method !== "HEAD") {
       ({ inline, stream: body } = await peekBody(request.body));
+      length = inline?.length ?? bodyLength;
     }
     const ends = body === null && bytes === undefined;
     const frame = wire.frame(FRAME_REQUEST, ends ? FLAG_END : 0, stream.id)
       .string(request.method)
       .string(authority)
       .string(path, true)
-      .headers(request.headers);
+      .headers(headers, length);
     if (inline !== undefined) frame.bytes(inline);
     try {
       await wire.send();
@@ -936,9 +1020,10 @@ class ServerConnection {
     const source = response.body;
     if (method === "HEAD") await source?.cancel();
     else if (source !== null) ({ inline, stream: body } = await peekBody(source));
+    const status = response.status;
     const frame = wire.frame(FRAME_RESPONSE, body === null ? FLAG_END : 0, stream.id)
-      .u16(response.status)
-      .string(response.statusText)
+      .u16(status)
+      .string(response.statusText || (REASON_PHRASES[status] ?? ""))
       .headers(headers);
     if (inline !== undefined) frame.bytes(inline);
     await wire.send();

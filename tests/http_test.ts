@@ -98,9 +98,13 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     await server.shutdown();
   });
 
-  test("the content type a Blob, form or URLSearchParams body implies reaches the client", async () => {
+  test("implied content types, lengths and reason phrases arrive as over the runtime's HTTP", async () => {
     const [name, server] = start((request) => {
       const path = new URL(request.url).pathname;
+      if (path === "/seen") {
+        const seen = `${request.headers.get("content-type")} ${request.headers.get("content-length")}`;
+        return new Response(seen, { status: request.method === "PUT" ? 201 : 404 });
+      }
       if (path === "/blob") return new Response(new Blob(["<p>hi</p>"], { type: "text/html" }));
       if (path === "/params") return new Response(new URLSearchParams({ a: "1", b: "two" }));
       const form = new FormData();
@@ -118,6 +122,19 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     const form = await (await fetch(`xio://${name}/form`)).formData();
     assert.equal(form.get("field"), "value");
     assert.equal(await (form.get("file") as File).text(), "content");
+
+    // The same for request bodies, with the length a runtime's fetch declares on the wire.
+    const sentParams = await fetch(`xio://${name}/seen`, { method: "PUT", body: new URLSearchParams("a=1") });
+    assert.match(await sentParams.text(), /^application\/x-www-form-urlencoded\S* 3$/);
+    const sentBlob = await fetch(`xio://${name}/seen`, {
+      method: "POST",
+      body: new Blob(["xy"], { type: "a/b" }),
+    });
+    assert.equal(await sentBlob.text(), "a/b 2");
+    // A handler that gives no statusText: the client sees the reason phrase an HTTP/1.1 server sends.
+    assert.equal(sentParams.statusText, "Created");
+    assert.equal(sentBlob.statusText, "Not Found");
+    assert.equal(blob.statusText, "OK");
     await server.shutdown();
   });
 
