@@ -506,7 +506,7 @@ const SIZE_HINT_MAX = 64 * 1024 * 1024;
 const decoder = new TextDecoder();
 
 /** The runtime's own getter `name` on `proto` or the prototypes above it. */
-function nativeGetter(proto: object, name: string): (this: unknown) => unknown {
+export function nativeGetter(proto: object, name: string): (this: unknown) => unknown {
   for (let p: object | null = proto; p !== null; p = Object.getPrototypeOf(p)) {
     const get = Object.getOwnPropertyDescriptor(p, name)?.get;
     if (get !== undefined) return get;

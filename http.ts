@@ -41,7 +41,15 @@ import {
   RESET_CANCEL,
   RESET_REFUSED,
 } from "./_http_frames.ts";
-import { BodyQueue, BodySender, directBody, INLINE_MAX, type StreamHandler, Wire } from "./_http_wire.ts";
+import {
+  BodyQueue,
+  BodySender,
+  directBody,
+  INLINE_MAX,
+  nativeGetter,
+  type StreamHandler,
+  Wire,
+} from "./_http_wire.ts";
 
 export { FrameError } from "./_http_frames.ts";
 export type { TcpServer } from "./ffi/mod.ts";
@@ -890,6 +898,7 @@ class ServerStream implements StreamHandler {
  */
 class ServerRequest extends directBody(Request) {
   #stream: ServerStream;
+  #defaulted = false;
 
   constructor(url: string, init: RequestInit | undefined, stream: ServerStream) {
     super(url, init);
@@ -901,11 +910,31 @@ class ServerRequest extends directBody(Request) {
     return this.#stream.signal;
   }
 
+  /**
+   * The headers, with what a request over HTTP/1.1 always carries: `host` (the URL's), and
+   * the `accept: *\/*` that fetch adds. Filled in on first use, which most handlers never make.
+   */
+  override get headers(): Headers {
+    const headers = requestHeaders.call(this) as Headers;
+    if (!this.#defaulted) {
+      this.#defaulted = true;
+      if (!headers.has("host")) {
+        const url = this.url; // http://<authority>/<path>
+        headers.set("host", url.slice(7, url.indexOf("/", 7)));
+      }
+      if (!headers.has("accept")) headers.set("accept", "*/*");
+    }
+    return headers;
+  }
+
   /** A copy whose signal is this request's: aborted when the client goes away. */
   override clone(): this {
+    void this.headers; // the copy has the defaults too
     return new Request(super.clone(), { signal: this.signal }) as this;
   }
 }
+
+const requestHeaders = nativeGetter(Request.prototype, "headers");
 
 class ServerConnection {
   readonly wire: Wire;

@@ -101,6 +101,9 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
   test("implied content types, lengths and reason phrases arrive as over the runtime's HTTP", async () => {
     const [name, server] = start((request) => {
       const path = new URL(request.url).pathname;
+      if (path === "/host") {
+        return new Response(`${request.headers.get("host")} ${request.headers.get("accept")}`);
+      }
       if (path === "/seen") {
         const seen = `${request.headers.get("content-type")} ${request.headers.get("content-length")}`;
         return new Response(seen, { status: request.method === "PUT" ? 201 : 404 });
@@ -135,6 +138,10 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     assert.equal(sentParams.statusText, "Created");
     assert.equal(sentBlob.statusText, "Not Found");
     assert.equal(blob.statusText, "OK");
+    // What every HTTP/1.1 request carries, and fetch's default accept, unless the client sent its own.
+    assert.equal(await (await fetch(`xio://${name}/host`)).text(), `${name} */*`);
+    const typed = await fetch(`xio://${name}/host`, { headers: { accept: "text/html" } });
+    assert.equal(await typed.text(), `${name} text/html`);
     await server.shutdown();
   });
 
