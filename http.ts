@@ -636,8 +636,8 @@ async function exchange(
       if (request.staticBody.length <= INLINE_MAX) inline = request.staticBody;
       else bytes = request.staticBody;
     } else if (request.body !== null && request.method !== "GET" && request.method !== "HEAD") {
-      ({ inline, stream: body } = await peekBody(request.body));
-      length = inline?.length ?? bodyLength;
+      ({ inline, stream: body, length } = await peekBody(request.body));
+      length ??= bodyLength;
     }
     const ends = body === null && bytes === undefined;
     const frame = wire.frame(FRAME_REQUEST, ends ? FLAG_END : 0, stream.id)
@@ -673,9 +673,7 @@ async function exchange(
  * available comes back as `inline` (it travels inside the headers frame); otherwise `stream`
  * yields the same bytes in order.
  */
-async function peekBody(
-  body: ReadableStream<Uint8Array>,
-): Promise<{ inline: Uint8Array; stream: null } | { inline: undefined; stream: ReadableStream<Uint8Array> }> {
+async function peekBody(body: ReadableStream<Uint8Array>): Promise<Peeked> {
   const reader = body.getReader();
   // Both reads at once, so that one short wait tells whether the body is one chunk that is
   // already there (as for `new Response("text")`). A body whose bytes are not ready yet (a
@@ -691,11 +689,20 @@ async function peekBody(
   if (!failed && a !== undefined) {
     // The reader is not released once the body is consumed: there is nothing left to read,
     // and releaseLock() is surprisingly costly in Deno (it builds an error for pending reads).
-    if (a.done) return { inline: EMPTY_BYTES, stream: null };
-    if (b !== undefined && b.done && a.value.length <= INLINE_MAX) return { inline: a.value, stream: null };
+    if (a.done) return { inline: EMPTY_BYTES, stream: null, length: 0 };
+    if (b !== undefined && b.done) {
+      const length = a.value.length;
+      if (length <= INLINE_MAX) return { inline: a.value, stream: null, length };
+      return { inline: undefined, stream: resume(reader, [first, second]), length };
+    }
   }
-  return { inline: undefined, stream: resume(reader, [first, second]) };
+  return { inline: undefined, stream: resume(reader, [first, second]), length: undefined };
 }
+
+/** What `peekBody` found: a whole small body, or a stream; the length if the whole is known. */
+type Peeked =
+  | { inline: Uint8Array; stream: null; length: number }
+  | { inline: undefined; stream: ReadableStream<Uint8Array>; length: number | undefined };
 
 const EMPTY_BYTES = new Uint8Array(0);
 
@@ -1043,17 +1050,26 @@ class ServerConnection {
     const wire = this.wire;
     let body: ReadableStream<Uint8Array> | null = null;
     let inline: Uint8Array | undefined;
+    let length: number | undefined;
     // Headers before body: Bun fills in the content type a Blob, file or form body implies
     // when the headers are first read, but not once the body has become a stream.
     const headers = response.headers;
     const source = response.body;
-    if (method === "HEAD") await source?.cancel();
-    else if (source !== null) ({ inline, stream: body } = await peekBody(source));
     const status = response.status;
+    if (source === null) {
+      if (!NULL_BODY_STATUS.has(status)) length = 0;
+    } else if (method === "HEAD") {
+      // No body, but the length it would have, as an HTTP/1.1 server answers HEAD.
+      const peeked = await peekBody(source);
+      length = peeked.length;
+      await peeked.stream?.cancel();
+    } else {
+      ({ inline, stream: body, length } = await peekBody(source));
+    }
     const frame = wire.frame(FRAME_RESPONSE, body === null ? FLAG_END : 0, stream.id)
       .u16(status)
       .string(response.statusText || (REASON_PHRASES[status] ?? ""))
-      .headers(headers);
+      .headers(headers, length); // a body known whole is declared, as over HTTP/1.1
     if (inline !== undefined) frame.bytes(inline);
     await wire.send();
     if (body === null) return;

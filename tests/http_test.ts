@@ -121,6 +121,11 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     const params = await fetch(`xio://${name}/params`);
     assert.match(params.headers.get("content-type") ?? "", /^application\/x-www-form-urlencoded/);
     assert.equal(await params.text(), "a=1&b=two");
+    // A body known whole is declared, for HEAD too, as an HTTP/1.1 server declares it.
+    assert.equal(params.headers.get("content-length"), "9");
+    const head = await fetch(`xio://${name}/params`, { method: "HEAD" });
+    assert.equal(head.headers.get("content-length"), "9");
+    assert.equal(await head.text(), "");
     // A multipart body is unreadable without the boundary its content type carries.
     const form = await (await fetch(`xio://${name}/form`)).formData();
     assert.equal(form.get("field"), "value");
