@@ -527,12 +527,17 @@ export function directBody<B extends MessageClass>(Base: B) {
   const bodyUsedOf = nativeGetter(Base.prototype, "bodyUsed");
   return class DirectBody extends Base {
     #queue: BodyQueue | undefined;
+    #declared: number | undefined;
     #used = false;
     #shared = false;
 
-    /** Lets the read methods take the body from `queue`, the source of its stream. */
-    readDirectlyFrom(queue: BodyQueue): void {
+    /**
+     * Lets the read methods take the body from `queue`, the source of its stream; `declared`
+     * is its length if the sender declared one.
+     */
+    readDirectlyFrom(queue: BodyQueue, declared?: number): void {
       this.#queue = queue;
+      this.#declared = declared;
     }
 
     override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
@@ -584,7 +589,7 @@ export function directBody<B extends MessageClass>(Base: B) {
       const queue = this.#queue;
       if (queue === undefined || this.#shared || bodyUsedOf.call(this)) return undefined;
       this.#used = true;
-      const declared = Number(this.headers.get("content-length") ?? 0);
+      const declared = this.#declared ?? Number(this.headers.get("content-length") ?? 0);
       const hint = Number.isSafeInteger(declared) && declared > 0 ? Math.min(declared, SIZE_HINT_MAX) : 0;
       return queue.readAll(hint);
     }

@@ -32,6 +32,7 @@ import type { Channel, Domain, Listener, SharedBuffer } from "./zero_copy.ts";
 import { socketDomain, type XioAddr } from "./socket.ts";
 import {
   FLAG_END,
+  FLAG_LENGTH,
   FRAME_REQUEST,
   FRAME_RESET,
   FRAME_RESPONSE,
@@ -438,11 +439,6 @@ async function quickFetch(input: string, init: RequestInit | undefined): Promise
   } else if (ArrayBuffer.isView(body)) {
     bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength).slice();
   }
-  if (bytes !== undefined) {
-    // As a runtime's fetch declares a body's length on the wire (the server reads by it).
-    if (headers === EMPTY_HEADERS) headers = new Headers();
-    headers.set("content-length", String(bytes.length));
-  }
   const request = { url: input, method, headers, body: null, staticBody: bytes, signal: undefined };
   const response = await exchange(s, request, authority, path).catch((error) => {
     if (!(error instanceof StaleSession)) throw error;
@@ -483,21 +479,40 @@ interface Outgoing {
  */
 class FetchResponse extends directBody(Response) {
   #url: string;
+  #length: number | undefined;
+  #declared = false;
 
-  constructor(body: BodyInit | null, init: ResponseInit, url: string, queue?: BodyQueue) {
+  constructor(body: BodyInit | null, init: ResponseInit, url: string, queue?: BodyQueue, length?: number) {
     super(body, init);
     this.#url = url;
-    if (queue !== undefined) this.readDirectlyFrom(queue);
+    this.#length = length;
+    if (queue !== undefined) this.readDirectlyFrom(queue, length);
   }
 
   override get url(): string {
     return this.#url;
   }
 
+  /** The server's, or else the reason phrase an HTTP/1.1 server sends for the status. */
+  override get statusText(): string {
+    return (responseStatusText.call(this) as string) || (REASON_PHRASES[this.status] ?? "");
+  }
+
+  /** The headers, with the declared body length as content-length (added on first use). */
+  override get headers(): Headers {
+    const headers = responseHeaders.call(this) as Headers;
+    if (!this.#declared) {
+      this.#declared = true;
+      declareLength(headers, this.#length);
+    }
+    return headers;
+  }
+
   /** A copy that keeps the URL (a plain Response's clone would not know it). */
   override clone(): this {
+    const headers = this.headers;
     const copy = super.clone();
-    const init: ResponseInit = { status: copy.status, statusText: copy.statusText, headers: copy.headers };
+    const init: ResponseInit = { status: copy.status, statusText: this.statusText, headers };
     return new FetchResponse(copy.body, init, this.#url) as this;
   }
 }
@@ -538,6 +553,7 @@ class ClientStream implements StreamHandler {
     const status = frame.u16();
     const statusText = frame.string();
     const headers = frame.headersInit();
+    const length = frame.bodyLength();
     if (status < 200 || status > 599) throw new FrameError(`A response status of ${status} is not valid`);
     // Only what differs from the defaults: every member given costs a conversion.
     const init: ResponseInit = { status };
@@ -561,7 +577,7 @@ class ClientStream implements StreamHandler {
     }
     let response: Response;
     try {
-      response = new FetchResponse(body, init, this.#url, nullBody ? undefined : this.body);
+      response = new FetchResponse(body, init, this.#url, nullBody ? undefined : this.body, length);
     } catch (error) {
       throw new FrameError(`The response cannot be built: ${(error as Error).message}`);
     }
@@ -633,18 +649,21 @@ async function exchange(
     // The length of a body that is known whole, declared as a runtime's fetch declares it.
     let length: number | undefined;
     if (request.staticBody !== undefined) {
-      if (request.staticBody.length <= INLINE_MAX) inline = request.staticBody;
+      length = request.staticBody.length;
+      if (length <= INLINE_MAX) inline = request.staticBody;
       else bytes = request.staticBody;
     } else if (request.body !== null && request.method !== "GET" && request.method !== "HEAD") {
       ({ inline, stream: body, length } = await peekBody(request.body));
       length ??= bodyLength;
     }
     const ends = body === null && bytes === undefined;
-    const frame = wire.frame(FRAME_REQUEST, ends ? FLAG_END : 0, stream.id)
+    const flags = (ends ? FLAG_END : 0) | (length !== undefined ? FLAG_LENGTH : 0);
+    const frame = wire.frame(FRAME_REQUEST, flags, stream.id)
       .string(request.method)
       .string(authority)
       .string(path, true)
-      .headers(headers, length);
+      .headers(headers);
+    if (length !== undefined) frame.bodyLength(length);
     if (inline !== undefined) frame.bytes(inline);
     try {
       await wire.send();
@@ -905,12 +924,14 @@ class ServerStream implements StreamHandler {
  */
 class ServerRequest extends directBody(Request) {
   #stream: ServerStream;
+  #length: number | undefined;
   #defaulted = false;
 
-  constructor(url: string, init: RequestInit | undefined, stream: ServerStream) {
+  constructor(url: string, init: RequestInit | undefined, stream: ServerStream, length: number | undefined) {
     super(url, init);
     this.#stream = stream;
-    if (stream.body !== undefined) this.readDirectlyFrom(stream.body);
+    this.#length = length;
+    if (stream.body !== undefined) this.readDirectlyFrom(stream.body, length);
   }
 
   override get signal(): AbortSignal {
@@ -918,8 +939,9 @@ class ServerRequest extends directBody(Request) {
   }
 
   /**
-   * The headers, with what a request over HTTP/1.1 always carries: `host` (the URL's), and
-   * the `accept: *\/*` that fetch adds. Filled in on first use, which most handlers never make.
+   * The headers, with what a request over HTTP/1.1 always carries: `host` (the URL's), the
+   * `accept: *\/*` that fetch adds, and the declared body length as content-length. Filled in
+   * on first use, which most handlers never make.
    */
   override get headers(): Headers {
     const headers = requestHeaders.call(this) as Headers;
@@ -930,6 +952,7 @@ class ServerRequest extends directBody(Request) {
         headers.set("host", url.slice(7, url.indexOf("/", 7)));
       }
       if (!headers.has("accept")) headers.set("accept", "*/*");
+      declareLength(headers, this.#length);
     }
     return headers;
   }
@@ -942,6 +965,13 @@ class ServerRequest extends directBody(Request) {
 }
 
 const requestHeaders = nativeGetter(Request.prototype, "headers");
+const responseHeaders = nativeGetter(Response.prototype, "headers");
+const responseStatusText = nativeGetter(Response.prototype, "statusText");
+
+/** Adds the content-length a frame declared, unless the sender gave its own. */
+function declareLength(headers: Headers, length: number | undefined): void {
+  if (length !== undefined && !headers.has("content-length")) headers.set("content-length", String(length));
+}
 
 class ServerConnection {
   readonly wire: Wire;
@@ -992,6 +1022,7 @@ class ServerConnection {
     const authority = frame.string();
     const path = frame.string(true);
     const headers = frame.headersInit();
+    const length = frame.bodyLength();
     const end = (frame.flags & FLAG_END) !== 0;
     if (!path.startsWith("/")) {
       throw new FrameError(`A request path must start with "/", got ${JSON.stringify(path)}`);
@@ -1001,7 +1032,7 @@ class ServerConnection {
     const stream = new ServerStream(this, id, !end);
     this.wire.streams.set(id, stream);
     this.#inFlight++;
-    this.#serve(stream, method, `http://${authority}${path}`, headers, inline);
+    this.#serve(stream, method, `http://${authority}${path}`, headers, inline, length);
   }
 
   /** Runs the handler and sends its response. Never rejects. */
@@ -1011,6 +1042,7 @@ class ServerConnection {
     url: string,
     headers: Headers | undefined,
     inline: Uint8Array<ArrayBuffer> | undefined,
+    length: number | undefined,
   ): Promise<void> {
     const info = new HandlerInfo(this.#remote);
     try {
@@ -1023,7 +1055,7 @@ class ServerConnection {
         // @ts-ignore: `duplex` is required for streamed bodies but not yet in every type library
         init!.duplex = "half";
       }
-      const request = new ServerRequest(url, init, stream);
+      const request = new ServerRequest(url, init, stream, length);
       let response: Response;
       try {
         response = await this.#app(request, info);
@@ -1066,10 +1098,13 @@ class ServerConnection {
     } else {
       ({ inline, stream: body, length } = await peekBody(source));
     }
-    const frame = wire.frame(FRAME_RESPONSE, body === null ? FLAG_END : 0, stream.id)
+    // A body known whole is declared, as an HTTP/1.1 server declares it.
+    const flags = (body === null ? FLAG_END : 0) | (length !== undefined ? FLAG_LENGTH : 0);
+    const frame = wire.frame(FRAME_RESPONSE, flags, stream.id)
       .u16(status)
-      .string(response.statusText || (REASON_PHRASES[status] ?? ""))
-      .headers(headers, length); // a body known whole is declared, as over HTTP/1.1
+      .string(response.statusText)
+      .headers(headers);
+    if (length !== undefined) frame.bodyLength(length);
     if (inline !== undefined) frame.bytes(inline);
     await wire.send();
     if (body === null) return;
