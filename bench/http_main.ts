@@ -28,8 +28,12 @@ const cases: Case[] = [
   { label: "GET, 1 concurrent", method: "GET", body: 0, concurrency: 1 },
   { label: "GET, 64 concurrent", method: "GET", body: 0, concurrency: 64 },
   { label: "GET, 256 concurrent", method: "GET", body: 0, concurrency: 256 },
+  { label: "POST 64 KiB, 1 concurrent", method: "POST", body: 64 << 10, concurrency: 1 },
   { label: "POST 64 KiB, 64 concurrent", method: "POST", body: 64 << 10, concurrency: 64 },
+  { label: "POST 64 KiB, 256 concurrent", method: "POST", body: 64 << 10, concurrency: 256 },
+  { label: "POST 1 MiB, 1 concurrent", method: "POST", body: 1 << 20, concurrency: 1 },
   { label: "POST 1 MiB, 64 concurrent", method: "POST", body: 1 << 20, concurrency: 64 },
+  { label: "POST 1 MiB, 256 concurrent", method: "POST", body: 1 << 20, concurrency: 256 },
   // More processes than this machine's cores: busy-polling must not starve the peers.
   { label: "GET, 4 client processes x 16 concurrent", method: "GET", body: 0, concurrency: 16, clients: 4 },
 ];
