@@ -261,9 +261,11 @@ export class Wire {
     const batch: SharedBuffer[] = [];
     const polling = this.#pollMs > 0;
     let error: Error | undefined;
+    // The batch's frames not yet handed out: released here if the wire fails midway.
+    let next = 0;
+    let n: number | null = 0;
     try {
       for (;;) {
-        let n: number | null;
         if (polling) {
           // After two polls in a row found nothing (sporadic traffic), poll only briefly, so
           // that a quiet connection does not spin a whole window for every request; one poll
@@ -281,19 +283,23 @@ export class Wire {
           batch[0] = one;
           n = 1;
         }
-        for (let i = 0; i < n; i++) this.#dispatch(batch[i]);
+        for (next = 0; next < n;) this.#dispatch(batch[next++]);
       }
     } catch (e) {
       error = e as Error;
+      for (; next < (n ?? 0); next++) batch[next].release();
     }
     this.#fail(error ?? new Error("The peer closed the connection"));
+    // The wire is over either way: give its channel back to the domain (a channel open on one
+    // side only holds a slot of the domain's channel table for good).
+    this.channel.close();
     this.#onClose(error);
   }
 
   #dispatch(buffer: SharedBuffer): void {
     if (buffer.length < HEADER_BYTES) {
       buffer.release();
-      throw new Error(`A frame of ${buffer.length} bytes arrived`);
+      throw new FrameError(`A frame of ${buffer.length} bytes arrived`);
     }
     // The header is read in place: eight bytes of the shared buffer this process now owns.
     // (Through the whole-buffer view: a view of the message length would be a new object per

@@ -507,6 +507,30 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     await server.shutdown();
   });
 
+  test("connections that end give their channels back to the domain, on both sides", async () => {
+    const own = Domain.open({ name: uniqueName("http-channels"), hugepages: "never" });
+    try {
+      const server = serve({ name: "svc", domain: own }, () => new Response("ok"));
+      for (let i = 0; i < 5; i++) {
+        const raw = await own.connect("svc");
+        raw.close();
+      }
+      await within(2000, waitFor(() => own.stats().channels.open === 0), "the server closing its sides");
+      // A client session whose server goes away closes its side too.
+      setDefaultDomain(own);
+      try {
+        assert.equal(await (await fetch("xio://svc/")).text(), "ok");
+      } finally {
+        setDefaultDomain(domain);
+      }
+      assert.equal(own.stats().channels.open, 1);
+      await server.shutdown();
+      await within(2000, waitFor(() => own.stats().channels.open === 0), "both sides closed");
+    } finally {
+      own.close();
+    }
+  });
+
   test("an unknown service rejects at once with a clear TypeError", async () => {
     const started = performance.now();
     await assert.rejects(
