@@ -4,7 +4,8 @@
  *     0  u8  type          1 HEADERS (request), 2 HEADERS (response), 3 DATA, 4 END, 5 RST, 6 WINDOW
  *     1  u8  flags         bit 0: the stream ends with this frame; bit 1 (headers frames): the
  *                          body's length is declared after the headers
- *     2  u16 reserved
+ *     2  u8  version       FRAME_VERSION; a frame of another version ends the connection
+ *     3  u8  reserved
  *     4  u32 stream id
  *     8  ... payload
  *
@@ -32,6 +33,11 @@ export const FRAME_DATA = 3;
 export const FRAME_END = 4;
 export const FRAME_RESET = 5;
 export const FRAME_WINDOW = 6;
+/**
+ * The frame format's version, in every frame header. 1: the first versioned format (with the
+ * declared body length); frames before it had 0 there.
+ */
+export const FRAME_VERSION = 1;
 export const FLAG_END = 1;
 export const FLAG_LENGTH = 2;
 export const HEADER_BYTES = 8;
@@ -103,7 +109,7 @@ export class FrameWriter {
     const bytes = this.#bytes;
     bytes[0] = type;
     bytes[1] = flags;
-    bytes[2] = 0;
+    bytes[2] = FRAME_VERSION;
     bytes[3] = 0;
     bytes[4] = stream;
     bytes[5] = stream >>> 8;

@@ -22,6 +22,7 @@ import {
   FRAME_DATA,
   FRAME_END,
   FRAME_RESET,
+  FRAME_VERSION,
   FRAME_WINDOW,
   FrameError,
   FrameReader,
@@ -305,6 +306,15 @@ export class Wire {
     // (Through the whole-buffer view: a view of the message length would be a new object per
     // frame, kept by the pooled buffer until its next use, and promoted by the young GC.)
     const header = buffer.capacityBytes;
+    if (header[2] !== FRAME_VERSION) {
+      // A peer that frames differently (another release of this library): every frame of it
+      // would be misread, so the connection ends here with a typed error.
+      const version = header[2];
+      buffer.release();
+      throw new FrameError(
+        `The peer speaks HTTP frame version ${version}; this process speaks ${FRAME_VERSION}`,
+      );
+    }
     const type = header[0];
     const end = (header[1] & FLAG_END) !== 0;
     const stream = (header[4] | (header[5] << 8) | (header[6] << 16) | (header[7] << 24)) >>> 0;

@@ -470,19 +470,19 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     await server.shutdown();
   });
 
-  test("a malformed frame resets its stream with a typed error, and the server keeps serving", async () => {
+  test("a malformed frame resets its stream, another frame version ends the connection; the server serves on", async () => {
     const [name, server] = start(() => new Response("fine"));
     const raw = await domain.connect(name);
-    // A request frame whose path length runs past the end of the frame.
+    // A request frame (format version 1) whose path length runs past the end of the frame.
     const frame = await raw.alloc(24);
-    frame.bytes.set([1, 1, 0, 0, 7, 0, 0, 0, 3, 0, 71, 69, 84, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0, 0]);
+    frame.bytes.set([1, 1, 1, 0, 7, 0, 0, 0, 3, 0, 71, 69, 84, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0, 0]);
     await raw.send(frame);
     const reply = (await within(2000, raw.recv(), "the server's answer"))!;
     assert.equal(reply.bytes[0], 5, "a RESET frame");
     assert.equal(new DataView(reply.bytes.buffer, reply.bytes.byteOffset).getUint32(4, true), 7);
     reply.release();
     // A well-formed request frame whose header name is not a valid HTTP token.
-    const bytes: number[] = [1, 1, 0, 0, 9, 0, 0, 0];
+    const bytes: number[] = [1, 1, 1, 0, 9, 0, 0, 0];
     const text = (value: string, wide = false) => {
       const encoded = new TextEncoder().encode(value);
       bytes.push(encoded.length & 0xff, encoded.length >> 8);
@@ -502,6 +502,13 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     assert.equal(second.bytes[0], 5, "a RESET frame");
     assert.equal(new DataView(second.bytes.buffer, second.bytes.byteOffset).getUint32(4, true), 9);
     second.release();
+    // A frame of another format version (0: before versions existed): every frame of such a peer
+    // would be misread, so the server ends the connection.
+    const old = await raw.alloc(bytes.length);
+    old.bytes.set(bytes);
+    old.bytes[2] = 0;
+    await raw.send(old);
+    assert.equal(await within(2000, raw.recv(), "the server closing the connection"), null);
     raw.close();
     assert.equal(await (await fetch(`xio://${name}/`)).text(), "fine");
     await server.shutdown();
