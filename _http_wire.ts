@@ -377,6 +377,7 @@ export class BodyQueue {
   #buffers: SharedBuffer[] = [];
   #offset = 0;
   #ended = false;
+  #direct = false;
   #error: Error | undefined;
   #wake: (() => void) | undefined;
   #consumed = 0;
@@ -443,6 +444,7 @@ export class BodyQueue {
    * the body is longer.
    */
   async readAll(sizeHint = 0): Promise<Uint8Array<ArrayBuffer>> {
+    this.#direct = true;
     let out = new Uint8Array(sizeHint);
     let length = 0;
     for (;;) {
@@ -467,6 +469,11 @@ export class BodyQueue {
       this.#took(n);
     }
     return length === out.length ? out : out.slice(0, length);
+  }
+
+  /** Whether `readAll` took the body (the queue is read without its stream). */
+  get readingDirectly(): boolean {
+    return this.#direct;
   }
 
   /** Counts `bytes` as read, and returns credit to the sender every half window. */

@@ -517,15 +517,19 @@ class FetchResponse extends directBody(Response) {
   }
 }
 
+/** Frees what a fetch response holds in shared memory once its body can no longer be read. */
+const dropped = new FinalizationRegistry<ClientStream>((stream) => stream.abandon());
+
 /** One request of a client session: the frames of its stream, and its state. */
 class ClientStream implements StreamHandler {
   id = 0;
   body: BodyQueue | undefined;
   sender: BodySender | undefined;
   finished = false;
-  readonly response: Promise<Response>;
-  #resolve!: (response: Response) => void;
-  #reject!: (error: unknown) => void;
+  /** Until `exchange` takes it: nothing here may hold the Response once it is out (see `dropped`). */
+  #response: Promise<Response> | undefined;
+  #resolve: ((response: Response) => void) | undefined;
+  #reject: ((error: unknown) => void) | undefined;
   #session: ClientSession;
   #url: string;
   #method: string;
@@ -536,10 +540,26 @@ class ClientStream implements StreamHandler {
     this.#url = url;
     this.#method = method;
     this.#signal = signal;
-    this.response = new Promise<Response>((resolve, reject) => {
+    this.#response = new Promise<Response>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
+  }
+
+  /** The response promise, handed over once. */
+  takeResponse(): Promise<Response> {
+    const response = this.#response!;
+    this.#response = undefined;
+    return response;
+  }
+
+  /** Settles the response promise and lets go of it (its resolvers hold the Response). */
+  #settle(response: Response | undefined, error?: unknown): void {
+    const resolve = this.#resolve;
+    const reject = this.#reject;
+    this.#resolve = this.#reject = undefined;
+    if (response !== undefined) resolve?.(response);
+    else reject?.(error);
   }
 
   finish(): void {
@@ -573,6 +593,9 @@ class ClientStream implements StreamHandler {
           wire.control(FRAME_RESET, id, RESET_CANCEL);
           this.finish();
         });
+        // The Response holds its body stream, and so does whoever reads it: once the stream is
+        // collected, nobody can read what is queued in shared memory.
+        dropped.register(body, this);
       }
     }
     let response: Response;
@@ -581,7 +604,7 @@ class ClientStream implements StreamHandler {
     } catch (error) {
       throw new FrameError(`The response cannot be built: ${(error as Error).message}`);
     }
-    this.#resolve(response);
+    this.#settle(response);
   }
 
   onData(buffer: SharedBuffer, end: boolean): void {
@@ -595,6 +618,18 @@ class ClientStream implements StreamHandler {
 
   onEnd(): void {
     this.body?.end();
+    this.finish();
+  }
+
+  /**
+   * The response was collected with its body unread: its buffers go back to the pool (a
+   * dropped response would hold up to a window of them for good), and the server stops sending.
+   */
+  abandon(): void {
+    const queue = this.body;
+    if (queue === undefined || queue.readingDirectly) return;
+    if (!this.finished) this.#session.wire.control(FRAME_RESET, this.id, RESET_CANCEL);
+    queue.fail(new Error("The response was dropped with its body unread"));
     this.finish();
   }
 
@@ -615,7 +650,7 @@ class ClientStream implements StreamHandler {
   #fail(error: unknown): void {
     (this.sender ??= new BodySender()).stop(error as Error); // stops an upload not begun yet too
     this.body?.fail(error as Error);
-    this.#reject(error);
+    this.#settle(undefined, error);
     this.finish();
   }
 }
@@ -684,7 +719,7 @@ async function exchange(
     if (error instanceof StaleSession) throw error;
     stream.onReset(error as Error);
   }
-  return stream.response;
+  return stream.takeResponse();
 }
 
 /**

@@ -304,6 +304,30 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     await within(2000, waitFor(allFree), "every buffer back");
   });
 
+  test("a response dropped with its body unread gives its buffers back once collected", async () => {
+    // deno-lint-ignore no-explicit-any
+    const g = globalThis as any;
+    const collect: (() => void) | undefined = g.Bun ? () => g.Bun.gc(true) : g.gc;
+    assert.ok(collect, "the test command runs deno test with --v8-flags=--expose-gc");
+    const [name, server] = start(() => new Response(new Uint8Array(1 << 20)));
+    const free = () => domain.stats().classes.find((c) => c.size === 65536)!.free;
+    const before = free();
+    const drop = async () => assert.equal((await fetch(`xio://${name}/`)).status, 200);
+    for (let i = 0; i < 10; i++) await drop(); // each holds a window of its body, unread
+    assert.ok(free() < before, "unread bodies hold buffers until then");
+    await within(
+      5000,
+      (async () => {
+        while (free() < before) {
+          collect!();
+          await delay(50);
+        }
+      })(),
+      "the dropped responses' buffers back in the pool",
+    );
+    await server.shutdown();
+  });
+
   test("request and response bodies stream as ReadableStreams", async () => {
     const [name, server] = start((request) => {
       // Echo the request body back as it arrives.
