@@ -21,7 +21,9 @@ import {
   FLAG_END,
   FRAME_DATA,
   FRAME_END,
+  FRAME_REQUEST,
   FRAME_RESET,
+  FRAME_RESPONSE,
   FRAME_VERSION,
   FRAME_WINDOW,
   FrameError,
@@ -239,7 +241,18 @@ export class Wire {
       buffer.release();
       throw this.#failed;
     }
-    if (this.#queue.length === 0 && this.channel.trySend(buffer)) return;
+    if (this.#queue.length === 0) {
+      let sent: boolean;
+      try {
+        sent = this.channel.trySend(buffer);
+      } catch (error) {
+        // The channel is gone (the peer closed it, or died): the buffer is still ours. (The
+        // receive loop fails the wire when it sees the channel closed.)
+        buffer.release();
+        throw error;
+      }
+      if (sent) return;
+    }
     this.#queue.push(buffer);
     this.#pumping ??= this.#pump();
   }
@@ -340,8 +353,12 @@ export class Wire {
         case FRAME_WINDOW:
           handler.onWindow(frame.u32());
           break;
-        default:
+        case FRAME_REQUEST:
+        case FRAME_RESPONSE:
           handler.onHeaders(frame, end);
+          break;
+        default:
+          throw new FrameError(`A frame of unknown type ${type} arrived on stream ${stream}`);
       }
     } catch (error) {
       // A malformed frame ends its stream, not the connection.
@@ -624,6 +641,7 @@ export class BodySender {
   #credit = WINDOW_BYTES;
   #wake: (() => void) | undefined;
   #stopped: Error | undefined;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
 
   grant(bytes: number): void {
     this.#credit += bytes;
@@ -632,8 +650,10 @@ export class BodySender {
     wake?.();
   }
 
+  /** Stops the upload: a read waiting on the source is cancelled too (an idle source may never yield). */
   stop(error: Error): void {
     this.#stopped ??= error;
+    this.#reader?.cancel(error).catch(() => {});
     this.grant(0);
   }
 
@@ -643,7 +663,8 @@ export class BodySender {
 
   /** Sends every chunk of `body`, then END. Returns false if the stream was stopped. */
   async send(wire: Wire, stream: number, body: ReadableStream<Uint8Array>): Promise<boolean> {
-    const reader = body.getReader();
+    const reader = this.#reader = body.getReader();
+    if (this.#stopped !== undefined) reader.cancel(this.#stopped).catch(() => {});
     try {
       for (;;) {
         const { value, done } = await reader.read();
@@ -662,6 +683,7 @@ export class BodySender {
         }
       }
     } finally {
+      this.#reader = undefined;
       reader.releaseLock();
     }
     wire.control(FRAME_END, stream);
