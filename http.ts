@@ -27,7 +27,7 @@
  */
 
 import { runtime, type TcpServer } from "./ffi/mod.ts";
-import { ConnectionRefusedError } from "./errors.ts";
+import { BrokenPipeError, ClosedError, ConnectionRefusedError, ConnectionResetError } from "./errors.ts";
 import type { Channel, Domain, Listener, SharedBuffer } from "./zero_copy.ts";
 import { socketDomain, type XioAddr } from "./socket.ts";
 import {
@@ -320,6 +320,7 @@ async function generalFetch(input: RequestInfo | URL, init?: RequestInit): Promi
   const originalBody = init?.body ?? null;
   let body = originalBody;
   const domain = socketDomain(undefined);
+  let retried = false;
   for (let redirects = 0;; redirects++) {
     const where = target(new URL(request.url));
     if (where === undefined) return runtimeFetch(request);
@@ -339,7 +340,21 @@ async function generalFetch(input: RequestInfo | URL, init?: RequestInit): Promi
       if (!(error instanceof StaleSession)) throw error;
       // The server went away since the last request: reconnect once (or fall back to TCP).
       s.wire.close();
+      if (retried) {
+        throw networkError(`xio: the service "${where.service}" closed the connection`, error.cause);
+      }
+      retried = true;
       redirects--;
+      if (request.body !== null) {
+        // The first try read the body; a new Request takes it again from what was given.
+        if (body === null || body instanceof ReadableStream) {
+          throw networkError(
+            "xio: the connection closed before a streamed request body could be sent",
+            error.cause,
+          );
+        }
+        request = new Request(request, { body, duplex: "half" } as RequestInit);
+      }
       continue;
     }
     if (!REDIRECT_STATUS.has(response.status) || request.redirect === "manual") return response;
@@ -455,6 +470,12 @@ async function quickFetch(input: string, init: RequestInit | undefined): Promise
 
 const EMPTY_HEADERS = new Headers();
 
+/** Whether `error` from sending on `wire` means its channel is gone. */
+function isStale(error: unknown, wire: Wire): boolean {
+  return error instanceof BrokenPipeError || error instanceof ConnectionResetError ||
+    error instanceof ClosedError || (wire.failed !== undefined && error === wire.failed);
+}
+
 /** The session's channel was closed by its server before this request was sent. */
 class StaleSession extends Error {
   constructor(cause: unknown) {
@@ -526,6 +547,7 @@ class ClientStream implements StreamHandler {
   body: BodyQueue | undefined;
   sender: BodySender | undefined;
   finished = false;
+  #headed = false;
   /** Until `exchange` takes it: nothing here may hold the Response once it is out (see `dropped`). */
   #response: Promise<Response> | undefined;
   #resolve: ((response: Response) => void) | undefined;
@@ -566,10 +588,15 @@ class ClientStream implements StreamHandler {
     if (this.finished) return;
     this.finished = true;
     this.#signal?.removeEventListener("abort", this);
+    // The exchange is over: an upload still going (the server answered without reading all of
+    // it) stops, and its source is cancelled rather than left locked.
+    this.sender?.stop(new Error("The response is complete"));
     this.#session.finish(this.id);
   }
 
   onHeaders(frame: FrameReader, end: boolean): void {
+    if (this.#headed) throw new FrameError(`Stream ${this.id} sent its headers twice`);
+    this.#headed = true;
     const status = frame.u16();
     const statusText = frame.string();
     const headers = frame.headersInit();
@@ -584,23 +611,22 @@ class ClientStream implements StreamHandler {
     if (end) {
       this.finish();
       if (!nullBody) body = frame.rest();
-    } else {
+    } else if (!nullBody) {
+      // (A response that may have no body keeps no queue: DATA sent for it anyway is dropped.)
       const wire = this.#session.wire;
       const id = this.id;
       const queue = this.body = new BodyQueue((bytes) => wire.control(FRAME_WINDOW, id, bytes));
-      if (!nullBody) {
-        body = queue.stream(() => {
-          wire.control(FRAME_RESET, id, RESET_CANCEL);
-          this.finish();
-        });
-        // The Response holds its body stream, and so does whoever reads it: once the stream is
-        // collected, nobody can read what is queued in shared memory.
-        dropped.register(body, this);
-      }
+      body = queue.stream(() => {
+        wire.control(FRAME_RESET, id, RESET_CANCEL);
+        this.finish();
+      });
+      // The Response holds its body stream, and so does whoever reads it: once the stream is
+      // collected, nobody can read what is queued in shared memory.
+      dropped.register(body, this);
     }
     let response: Response;
     try {
-      response = new FetchResponse(body, init, this.#url, nullBody ? undefined : this.body, length);
+      response = new FetchResponse(body, init, this.#url, this.body, length);
     } catch (error) {
       throw new FrameError(`The response cannot be built: ${(error as Error).message}`);
     }
@@ -703,6 +729,9 @@ async function exchange(
     try {
       await wire.send();
     } catch (error) {
+      // Only a session whose channel is gone is stale; any other failure (headers too large for
+      // any buffer, say) is this request's, and the session goes on serving the others.
+      if (!isStale(error, wire)) throw error;
       // Nothing of this request reached a server: the caller may safely try a new session.
       stream.finish();
       throw new StaleSession(error);
@@ -711,7 +740,12 @@ async function exchange(
     // request body is complete.
     if (body !== null || bytes !== undefined) {
       const sender = stream.sender ??= new BodySender();
-      const onError = (error: Error) => stream.onReset(error);
+      const onError = (error: Error) => {
+        // The upload failed (its source errored, or the wire did): the server must hear of it,
+        // or its handler would wait for the rest of the body forever.
+        wire.control(FRAME_RESET, stream.id, RESET_CANCEL);
+        stream.onReset(error);
+      };
       if (body !== null) sender.send(wire, stream.id, body).catch(onError);
       else sender.sendBytes(wire, stream.id, bytes!).catch(onError);
     }
@@ -819,7 +853,13 @@ export class XioServer implements AsyncDisposable {
         (request) => app(request, { remoteAddr: addr, completed: Promise.resolve() }),
       )
       : undefined;
-    options.signal?.addEventListener("abort", () => void this.shutdown(), { once: true });
+    const signal = options.signal;
+    if (signal !== undefined) {
+      const onAbort = () => void this.shutdown();
+      signal.addEventListener("abort", onAbort, { once: true });
+      // A long-lived signal must not keep a stopped server (and what it references) alive.
+      this.finished.then(() => signal.removeEventListener("abort", onAbort));
+    }
   }
 
   /** Stops taking new requests, lets the ones in flight complete, then closes. */

@@ -562,6 +562,70 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     }
   });
 
+  test("uploads end with their exchange: a failed upload reaches the server, an unread one stops", async () => {
+    // The upload's source fails midway: the server's read of the body fails too (no hang).
+    const seen = Promise.withResolvers<string>();
+    const [name, server] = start(async (request) => {
+      if (new URL(request.url).pathname === "/early") return new Response("early");
+      try {
+        seen.resolve(`read ${(await request.arrayBuffer()).byteLength}`);
+      } catch (error) {
+        seen.resolve(`rejected: ${(error as Error).message}`);
+      }
+      return new Response("ok");
+    });
+    let sent = 0;
+    const failing = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent++ < 3) {
+          controller.enqueue(new Uint8Array(20_000));
+          await delay(5);
+        } else controller.error(new Error("upload source failed"));
+      },
+    });
+    await assert.rejects(
+      fetch(`xio://${name}/`, { method: "POST", body: failing, duplex: "half" } as RequestInit),
+    );
+    assert.match(await within(1000, seen.promise, "the handler's read settling"), /^rejected/);
+
+    // The server answers without reading the upload: the upload stops and its source is cancelled.
+    let pulls = 0;
+    const cancelled = Promise.withResolvers<void>();
+    const endless = new ReadableStream<Uint8Array>({
+      pull: (controller) => void (pulls++, controller.enqueue(new Uint8Array(32 * 1024))),
+      cancel: () => cancelled.resolve(),
+    });
+    const early = await fetch(
+      `xio://${name}/early`,
+      { method: "POST", body: endless, duplex: "half" } as RequestInit,
+    );
+    assert.equal(await early.text(), "early");
+    await within(1000, cancelled.promise, "the upload's source cancelled");
+    assert.ok(pulls < 100, `the upload stopped (${pulls} chunks pulled)`);
+    await within(2000, server.shutdown(), "shutdown with nothing left in flight");
+    await within(2000, waitFor(allFree), "every buffer back");
+  });
+
+  test("a request too large to send fails alone; a session whose server went away is retried once", async () => {
+    const [name, server] = start(async (request) => {
+      if (new URL(request.url).pathname === "/slow") await delay(200);
+      return new Response("ok");
+    });
+    const slow = fetch(`xio://${name}/slow`);
+    await delay(20);
+    // Headers larger than any buffer: this request fails with a TypeError, the session lives on.
+    await assert.rejects(fetch(`xio://${name}/`, { headers: { "x-big": "a".repeat(2 << 20) } }), TypeError);
+    assert.equal(await (await slow).text(), "ok", "the request in flight on the same session");
+    await server.shutdown();
+    // A new server under the same name: the old session's channel is gone, and the next fetch,
+    // body included, goes over a new one.
+    const again = serve({ name }, async (request) => new Response(`again ${await request.text()}`));
+    const body = new Blob(["hello"]);
+    assert.equal(await (await fetch(`xio://${name}/`, { method: "POST", body })).text(), "again hello");
+    await again.shutdown();
+    await within(2000, waitFor(allFree), "every buffer back");
+  });
+
   test("an unknown service rejects at once with a clear TypeError", async () => {
     const started = performance.now();
     await assert.rejects(
