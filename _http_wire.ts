@@ -37,6 +37,14 @@ import {
 export const WINDOW_BYTES = 256 * 1024;
 /** The largest DATA payload: a 64 KiB buffer less the frame header. */
 export const DATA_MAX = 65536 - HEADER_BYTES;
+/**
+ * What each DATA frame costs of a stream's credit beyond its bytes: a frame holds a whole pooled
+ * buffer however few bytes it carries, so credit counted in bytes alone would let a stream of
+ * one-byte chunks hold a quarter of a million buffers and empty the pool's small classes for
+ * every process. With this charge a stream holds at most WINDOW_BYTES / FRAME_CHARGE frames.
+ * Sender and receiver count it alike (part of frame format version 1).
+ */
+export const FRAME_CHARGE = 4096;
 /** Bodies up to this size travel inside the headers frame when they are complete. */
 export const INLINE_MAX = 16 * 1024;
 /** How long a polling receive loop polls between yields to the event loop, in ms. */
@@ -441,12 +449,14 @@ export class BodyQueue {
         const out = new Uint8Array(n);
         head.copyTo(out, HEADER_BYTES + this.#offset);
         this.#offset += n;
+        let charge = n;
         if (this.#offset === head.length - HEADER_BYTES) {
           this.#buffers.shift();
           head.release();
           this.#offset = 0;
+          charge += FRAME_CHARGE; // the frame is done
         }
-        this.#took(n);
+        this.#took(charge);
         if (n > 0) return out;
         continue;
       }
@@ -483,7 +493,7 @@ export class BodyQueue {
       head.release();
       this.#offset = 0;
       length += n;
-      this.#took(n);
+      this.#took(n + FRAME_CHARGE);
     }
     return length === out.length ? out : out.slice(0, length);
   }
@@ -675,7 +685,7 @@ export class BodySender {
         if (done) break;
         for (let at = 0; at < value.length; at += DATA_MAX) {
           const chunk = value.subarray(at, Math.min(value.length, at + DATA_MAX));
-          if (!(await this.#take(chunk.length))) {
+          if (!(await this.#take(chunk.length + FRAME_CHARGE))) {
             reader.cancel(this.#stopped).catch(() => {});
             return false;
           }
@@ -697,7 +707,7 @@ export class BodySender {
   async sendBytes(wire: Wire, stream: number, bytes: Uint8Array): Promise<boolean> {
     for (let at = 0; at < bytes.length; at += DATA_MAX) {
       const end = Math.min(bytes.length, at + DATA_MAX);
-      if (!(await this.#take(end - at))) return false;
+      if (!(await this.#take(end - at + FRAME_CHARGE))) return false;
       await wire.sendData(stream, bytes.subarray(at, end), end === bytes.length);
     }
     if (bytes.length === 0) wire.control(FRAME_END, stream);

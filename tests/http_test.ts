@@ -606,6 +606,33 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     await within(2000, waitFor(allFree), "every buffer back");
   });
 
+  test("a stream of tiny chunks holds a bounded number of buffers, so other services still answer", async () => {
+    const gate = Promise.withResolvers<void>();
+    const [slow, slowServer] = start(async (request) => {
+      await gate.promise; // reads nothing until released
+      return new Response(`read ${(await request.arrayBuffer()).byteLength}`);
+    });
+    const [other, otherServer] = start(() => new Response("other ok"));
+    const small = () => domain.stats().classes.find((c) => c.size === 256)!;
+    const before = small().free;
+    let chunks = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull: (controller) => chunks++ < 5000 ? controller.enqueue(new Uint8Array([1])) : controller.close(),
+    });
+    const upload = fetch(`xio://${slow}/`, { method: "POST", body, duplex: "half" } as RequestInit);
+    await delay(300);
+    // Credit is charged per frame too: the stalled upload holds at most a window's worth of frames.
+    assert.ok(before - small().free <= 128, `${before - small().free} small buffers held`);
+    assert.equal(
+      await within(1000, fetch(`xio://${other}/`).then((r) => r.text()), "the other service"),
+      "other ok",
+    );
+    gate.resolve();
+    assert.equal(await (await upload).text(), "read 5000");
+    await slowServer.shutdown();
+    await otherServer.shutdown();
+  });
+
   test("a request too large to send fails alone; a session whose server went away is retried once", async () => {
     const [name, server] = start(async (request) => {
       if (new URL(request.url).pathname === "/slow") await delay(200);
