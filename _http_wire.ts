@@ -575,19 +575,43 @@ export function nativeGetter(proto: object, name: string): (this: unknown) => un
 export function directBody<B extends MessageClass>(Base: B) {
   const bodyOf = nativeGetter(Base.prototype, "body");
   const bodyUsedOf = nativeGetter(Base.prototype, "bodyUsed");
+  const headersOf = nativeGetter(Base.prototype, "headers");
   return class DirectBody extends Base {
     #queue: BodyQueue | undefined;
     #declared: number | undefined;
     #used = false;
     #shared = false;
+    #completed = false;
 
     /**
-     * Lets the read methods take the body from `queue`, the source of its stream; `declared`
-     * is its length if the sender declared one.
+     * What the frames carried beside the message: `queue`, the source of its body stream while
+     * the body is still in shared memory, for the read methods to take it from; `declared`, the
+     * body's length if the sender declared one.
      */
-    readDirectlyFrom(queue: BodyQueue, declared?: number): void {
+    attachBody(queue: BodyQueue | undefined, declared: number | undefined): void {
       this.#queue = queue;
       this.#declared = declared;
+    }
+
+    /** The headers, completed on first use by `completeHeaders` (most code never looks). */
+    override get headers(): Headers {
+      const headers = headersOf.call(this) as Headers;
+      if (!this.#completed) {
+        this.#completed = true;
+        this.completeHeaders(headers);
+      }
+      return headers;
+    }
+
+    /**
+     * Adds what HTTP/1.1 would carry and the frames sent apart from the header block: the
+     * declared body length as content-length, unless the sender gave its own.
+     */
+    completeHeaders(headers: Headers): void {
+      const declared = this.#declared;
+      if (declared !== undefined && !headers.has("content-length")) {
+        headers.set("content-length", String(declared));
+      }
     }
 
     override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
@@ -639,7 +663,7 @@ export function directBody<B extends MessageClass>(Base: B) {
       const queue = this.#queue;
       if (queue === undefined || this.#shared || bodyUsedOf.call(this)) return undefined;
       this.#used = true;
-      const declared = this.#declared ?? Number(this.headers.get("content-length") ?? 0);
+      const declared = Number(this.headers.get("content-length") ?? 0);
       const hint = Number.isSafeInteger(declared) && declared > 0 ? Math.min(declared, SIZE_HINT_MAX) : 0;
       return queue.readAll(hint);
     }

@@ -500,14 +500,11 @@ interface Outgoing {
  */
 class FetchResponse extends directBody(Response) {
   #url: string;
-  #length: number | undefined;
-  #declared = false;
 
   constructor(body: BodyInit | null, init: ResponseInit, url: string, queue?: BodyQueue, length?: number) {
     super(body, init);
     this.#url = url;
-    this.#length = length;
-    if (queue !== undefined) this.readDirectlyFrom(queue, length);
+    this.attachBody(queue, length);
   }
 
   override get url(): string {
@@ -517,16 +514,6 @@ class FetchResponse extends directBody(Response) {
   /** The server's, or else the reason phrase an HTTP/1.1 server sends for the status. */
   override get statusText(): string {
     return (responseStatusText.call(this) as string) || (REASON_PHRASES[this.status] ?? "");
-  }
-
-  /** The headers, with the declared body length as content-length (added on first use). */
-  override get headers(): Headers {
-    const headers = responseHeaders.call(this) as Headers;
-    if (!this.#declared) {
-      this.#declared = true;
-      declareLength(headers, this.#length);
-    }
-    return headers;
   }
 
   /** A copy that keeps the URL (a plain Response's clone would not know it). */
@@ -999,14 +986,11 @@ class ServerStream implements StreamHandler {
  */
 class ServerRequest extends directBody(Request) {
   #stream: ServerStream;
-  #length: number | undefined;
-  #defaulted = false;
 
   constructor(url: string, init: RequestInit | undefined, stream: ServerStream, length: number | undefined) {
     super(url, init);
     this.#stream = stream;
-    this.#length = length;
-    if (stream.body !== undefined) this.readDirectlyFrom(stream.body, length);
+    this.attachBody(stream.body, length);
   }
 
   override get signal(): AbortSignal {
@@ -1014,22 +998,16 @@ class ServerRequest extends directBody(Request) {
   }
 
   /**
-   * The headers, with what a request over HTTP/1.1 always carries: `host` (the URL's), the
-   * `accept: *\/*` that fetch adds, and the declared body length as content-length. Filled in
-   * on first use, which most handlers never make.
+   * Also what a request over HTTP/1.1 always carries: `host` (the URL's), and the
+   * `accept: *\/*` that fetch adds.
    */
-  override get headers(): Headers {
-    const headers = requestHeaders.call(this) as Headers;
-    if (!this.#defaulted) {
-      this.#defaulted = true;
-      if (!headers.has("host")) {
-        const url = this.url; // http://<authority>/<path>
-        headers.set("host", url.slice(7, url.indexOf("/", 7)));
-      }
-      if (!headers.has("accept")) headers.set("accept", "*/*");
-      declareLength(headers, this.#length);
+  override completeHeaders(headers: Headers): void {
+    if (!headers.has("host")) {
+      const url = this.url; // http://<authority>/<path>
+      headers.set("host", url.slice(7, url.indexOf("/", 7)));
     }
-    return headers;
+    if (!headers.has("accept")) headers.set("accept", "*/*");
+    super.completeHeaders(headers);
   }
 
   /** A copy whose signal is this request's: aborted when the client goes away. */
@@ -1039,14 +1017,7 @@ class ServerRequest extends directBody(Request) {
   }
 }
 
-const requestHeaders = nativeGetter(Request.prototype, "headers");
-const responseHeaders = nativeGetter(Response.prototype, "headers");
 const responseStatusText = nativeGetter(Response.prototype, "statusText");
-
-/** Adds the content-length a frame declared, unless the sender gave its own. */
-function declareLength(headers: Headers, length: number | undefined): void {
-  if (length !== undefined && !headers.has("content-length")) headers.set("content-length", String(length));
-}
 
 class ServerConnection {
   readonly wire: Wire;
