@@ -1129,12 +1129,23 @@ class ServerConnection {
     let body: ReadableStream<Uint8Array> | null = null;
     let inline: Uint8Array | undefined;
     let length: number | undefined;
+    // A whole body too large to travel in the headers frame (only if a size hint was wrong).
+    let large: Uint8Array | undefined;
     // Headers before body: Bun fills in the content type a Blob, file or form body implies
     // when the headers are first read, but not once the body has become a stream.
     const headers = response.headers;
-    const source = response.body;
     const status = response.status;
-    if (source === null) {
+    // A small body the runtime can hand over whole skips the stream (Bun: a string, bytes, JSON).
+    const complete = runtime.completeBody(response, INLINE_MAX);
+    const source = complete === undefined ? response.body : null;
+    if (complete !== undefined) {
+      const bytes = complete instanceof Uint8Array ? complete : await complete;
+      length = bytes.length;
+      if (method === "HEAD") {
+        // no body
+      } else if (length <= INLINE_MAX) inline = bytes;
+      else large = bytes;
+    } else if (source === null) {
       if (!NULL_BODY_STATUS.has(status)) length = 0;
     } else if (method === "HEAD") {
       // No body, but the length it would have, as an HTTP/1.1 server answers HEAD.
@@ -1145,7 +1156,8 @@ class ServerConnection {
       ({ inline, stream: body, length } = await peekBody(source));
     }
     // A body known whole is declared, as an HTTP/1.1 server declares it.
-    const flags = (body === null ? FLAG_END : 0) | (length !== undefined ? FLAG_LENGTH : 0);
+    const flags = (body === null && large === undefined ? FLAG_END : 0) |
+      (length !== undefined ? FLAG_LENGTH : 0);
     const frame = wire.frame(FRAME_RESPONSE, flags, stream.id)
       .u16(status)
       .string(response.statusText)
@@ -1153,9 +1165,12 @@ class ServerConnection {
     if (length !== undefined) frame.bodyLength(length);
     if (inline !== undefined) frame.bytes(inline);
     await wire.send();
-    if (body === null) return;
+    if (body === null && large === undefined) return;
     const sender = stream.sender ??= new BodySender();
-    if (!(await sender.send(wire, stream.id, body))) throw sender.stopped;
+    const sent = body !== null
+      ? await sender.send(wire, stream.id, body)
+      : await sender.sendBytes(wire, stream.id, large!);
+    if (!sent) throw sender.stopped;
   }
 }
 

@@ -14,6 +14,7 @@ import {
   setRoute,
   type XioServer,
 } from "../mod.ts";
+import { runtime } from "../ffi/mod.ts";
 import { Stream } from "./fixtures/_stream.ts";
 import { delay, Fixture, runtimeName, uniqueName, within } from "./_helpers.ts";
 
@@ -202,6 +203,69 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
       bytes.fill(66); // too late: fetch took the body as it was
       assert.equal(await (await pending).text(), `null ${"A".repeat(size)}`);
     }
+    await server.shutdown();
+  });
+
+  test("small in-memory response bodies skip the stream; live ones are never waited for", async () => {
+    // The runtime hook itself: Bun hands over what it holds in memory, Deno always streams.
+    const text = (bytes: Uint8Array | Promise<Uint8Array> | undefined) =>
+      bytes instanceof Uint8Array ? new TextDecoder().decode(bytes) : bytes;
+    const live = () => new ReadableStream<Uint8Array>({ pull() {} });
+    const expected = (value: string) => runtimeName === "bun" ? value : undefined;
+    assert.equal(text(runtime.completeBody(new Response("ok"), 100)), expected("ok"));
+    assert.equal(text(runtime.completeBody(Response.json({ a: 1 }), 100)), expected('{"a":1}'));
+    assert.equal(text(runtime.completeBody(new Response(new Uint8Array([65, 66])), 100)), expected("AB"));
+    const notTaken = [
+      new Response("x".repeat(101)), // larger than asked for
+      new Response("ok", { statusText: "Fine" }), // counted by Bun's estimate with the body
+      new Response(live()),
+      new Response(live(), { status: 201, headers: { "content-type": "text/event-stream" } }),
+      new Response(new Response("rewrapped").body),
+      new Response(new Blob(["blob"])),
+      new Response(""),
+    ];
+    for (const response of notTaken) {
+      assert.equal(runtime.completeBody(response, 100), undefined);
+      assert.equal(response.bodyUsed, false, "a body not taken is left unread");
+    }
+
+    // Over the wire: a live stream's first chunk arrives while the stream is still open.
+    let finish!: () => void;
+    const [name, server] = start((request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/json") return Response.json({ ok: true }, { headers: { "x-kind": "json" } });
+      if (path === "/rewrapped") return new Response(new Response("whole").body);
+      const encoder = new TextEncoder();
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(encoder.encode("first"));
+          finish = () => {
+            controller.enqueue(encoder.encode(" second"));
+            controller.close();
+          };
+        },
+      });
+      return new Response(body, { headers: { "content-type": "text/event-stream" } });
+    });
+    const json = await fetch(`xio://${name}/json`);
+    assert.match(json.headers.get("content-type") ?? "", /^application\/json/); // Bun adds a charset
+    assert.equal(json.headers.get("x-kind"), "json");
+    assert.equal(json.headers.get("content-length"), "11");
+    assert.deepEqual(await json.json(), { ok: true });
+    const rewrapped = await fetch(`xio://${name}/rewrapped`);
+    assert.equal(await rewrapped.text(), "whole");
+    const head = await fetch(`xio://${name}/json`, { method: "HEAD" });
+    assert.equal(head.headers.get("content-length"), "11");
+    assert.equal(await head.text(), "");
+    const stream = await within(2000, fetch(`xio://${name}/live`), "the headers of an open stream");
+    assert.equal(stream.headers.get("content-length"), null);
+    const reader = stream.body!.getReader();
+    const first = await within(2000, reader.read(), "the first chunk of an open stream");
+    assert.equal(new TextDecoder().decode(first.value), "first");
+    finish();
+    const second = await within(2000, reader.read(), "the last chunk");
+    assert.equal(new TextDecoder().decode(second.value), " second");
+    assert.equal((await reader.read()).done, true);
     await server.shutdown();
   });
 
