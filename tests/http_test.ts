@@ -203,6 +203,20 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
       bytes.fill(66); // too late: fetch took the body as it was
       assert.equal(await (await pending).text(), `null ${"A".repeat(size)}`);
     }
+    // Large bodies are copied into memory that is used again once they are sent: copies in
+    // flight at once, and one after another, never mix.
+    for (let round = 0; round < 3; round++) {
+      const bodies = [70_000, 70_000, 300_000, 1_000_000].map((size, i) =>
+        new Uint8Array(size).fill(67 + i + round)
+      );
+      const answers = bodies.map((bytes) => fetch(`xio://${name}/`, { method: "POST", body: bytes }));
+      for (const bytes of bodies) bytes.fill(0);
+      const texts = await Promise.all(answers.map(async (answer) => (await answer).text()));
+      texts.forEach((text, i) => {
+        const letter = String.fromCharCode(67 + i + round);
+        assert.equal(text, `null ${letter.repeat(bodies[i].length)}`, `round ${round}, body ${i}`);
+      });
+    }
     await server.shutdown();
   });
 
