@@ -426,6 +426,11 @@ export class BodyQueue {
     this.#notify();
   }
 
+  /** Whether the body ended and was read to its end: nothing is left to release or to fail. */
+  get drained(): boolean {
+    return this.#ended && this.#buffers.length === 0 && this.#error === undefined;
+  }
+
   fail(error: Error): void {
     this.#error ??= error;
     for (const buffer of this.#buffers.splice(0)) buffer.release();
@@ -675,6 +680,7 @@ export class BodySender {
   #credit = WINDOW_BYTES;
   #wake: (() => void) | undefined;
   #stopped: Error | undefined;
+  #done = false;
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
 
   grant(bytes: number): void {
@@ -686,6 +692,7 @@ export class BodySender {
 
   /** Stops the upload: a read waiting on the source is cancelled too (an idle source may never yield). */
   stop(error: Error): void {
+    if (this.#done) return;
     this.#stopped ??= error;
     this.#reader?.cancel(error).catch(() => {});
     this.grant(0);
@@ -693,6 +700,11 @@ export class BodySender {
 
   get stopped(): Error | undefined {
     return this.#stopped;
+  }
+
+  /** Whether the whole body was sent (its end included): nothing is left to stop. */
+  get done(): boolean {
+    return this.#done;
   }
 
   /** Sends every chunk of `body`, then END. Returns false if the stream was stopped. */
@@ -721,6 +733,7 @@ export class BodySender {
       reader.releaseLock();
     }
     wire.control(FRAME_END, stream);
+    this.#done = true;
     return true;
   }
 
@@ -735,6 +748,7 @@ export class BodySender {
       await wire.sendData(stream, bytes.subarray(at, end), end === bytes.length);
     }
     if (bytes.length === 0) wire.control(FRAME_END, stream);
+    this.#done = true;
     return true;
   }
 

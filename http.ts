@@ -632,7 +632,10 @@ class ClientStream implements StreamHandler {
     this.#signal?.removeEventListener("abort", this);
     // The exchange is over: an upload still going (the server answered without reading all of
     // it) stops, and its source is cancelled rather than left locked.
-    this.sender?.stop(new Error("The response is complete"));
+    // (An Error costs its stack: none is made for an upload already complete.)
+    if (this.sender !== undefined && !this.sender.done) {
+      this.sender.stop(new Error("The response is complete"));
+    }
     this.#session.finish(this.id);
   }
 
@@ -1119,7 +1122,9 @@ class ServerConnection {
     if (stream.done) return;
     stream.done = true;
     if (this.wire.streams.get(stream.id) === stream) this.wire.streams.delete(stream.id);
-    stream.body?.fail(new Error("The request is over"));
+    // (An Error costs its stack: none is made for a body read to its end.)
+    const body = stream.body;
+    if (body !== undefined && !body.drained) body.fail(new Error("The request is over"));
     if (--this.#inFlight === 0) this.#idle?.();
   }
 
