@@ -317,7 +317,11 @@ async function generalFetch(input: RequestInfo | URL, init?: RequestInit): Promi
   const first = target(url);
   if (first === undefined) return runtimeFetch(input, init);
   let request = new Request(input, init);
-  const originalBody = init?.body ?? null;
+  // What a retry or a redirect sends again: bytes as they were at the call, as fetch keeps them.
+  const given = init?.body ?? null;
+  const originalBody = given instanceof ArrayBuffer || ArrayBuffer.isView(given)
+    ? viewOf(given).slice()
+    : given;
   let body = originalBody;
   const domain = socketDomain(undefined);
   let retried = false;
@@ -386,6 +390,13 @@ async function generalFetch(input: RequestInfo | URL, init?: RequestInit): Promi
       }
     }
   }
+}
+
+/** The bytes of a buffer body, without a copy. */
+function viewOf(body: ArrayBuffer | ArrayBufferView): Uint8Array {
+  return body instanceof ArrayBuffer
+    ? new Uint8Array(body)
+    : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
 }
 
 /** The length of a body whose size is known before it is read (a Blob or bytes). */
@@ -460,6 +471,23 @@ class BodyCopies {
 const bodyCopies = new BodyCopies();
 
 /**
+ * A body copy with two holders, the upload and the fetch call (which may have to send it again,
+ * after a redirect or to a new session); it goes back to `bodyCopies` when both let go.
+ */
+class CopyHold {
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  #holders = 2;
+
+  constructor(bytes: Uint8Array<ArrayBuffer>) {
+    this.bytes = bytes;
+  }
+
+  drop(): void {
+    if (--this.#holders === 0) bodyCopies.give(this.bytes);
+  }
+}
+
+/**
  * The common case without building a Request: a bodiless request to an xio:// URL. The result
  * is the same as through the general path; only the allocations are fewer.
  */
@@ -484,7 +512,9 @@ async function quickFetch(input: string, init: RequestInit | undefined): Promise
   let headers = init?.headers === undefined ? EMPTY_HEADERS : new Headers(init.headers);
   const body = init?.body;
   let bytes: Uint8Array | undefined;
-  let copied = false;
+  let hold: CopyHold | undefined;
+  // What a retry (a new session, a redirect) sends: the bytes as they were at the call.
+  let again = init;
   if (typeof body === "string") {
     bytes = encoder.encode(body);
     if (!headers.has("content-type")) {
@@ -492,12 +522,13 @@ async function quickFetch(input: string, init: RequestInit | undefined): Promise
       headers.set("content-type", "text/plain;charset=UTF-8");
     }
   } else if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) {
-    const view = body instanceof ArrayBuffer
-      ? new Uint8Array(body)
-      : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+    const view = viewOf(body);
     // fetch sends the bytes as they were at the call
-    copied = view.length > INLINE_MAX;
-    bytes = copied ? bodyCopies.take(view) : view.slice();
+    if (view.length > INLINE_MAX) {
+      hold = new CopyHold(bodyCopies.take(view));
+      bytes = hold.bytes;
+    } else bytes = view.slice();
+    again = { ...init, body: bytes as Uint8Array<ArrayBuffer> };
   }
   const request: Outgoing = {
     url: input,
@@ -505,20 +536,24 @@ async function quickFetch(input: string, init: RequestInit | undefined): Promise
     headers,
     body: null,
     staticBody: bytes,
-    staticCopy: copied,
+    hold,
     signal: undefined,
   };
-  const response = await exchange(s, request, authority, path).catch((error) => {
-    if (!(error instanceof StaleSession)) throw error;
-    s.wire.close();
-    return generalFetch(input, init);
-  });
-  if (REDIRECT_STATUS.has(response.status)) {
-    // Redirects follow the general path, which implements them fully.
-    await response.body?.cancel();
-    return generalFetch(input, init);
+  try {
+    const response = await exchange(s, request, authority, path).catch((error) => {
+      if (!(error instanceof StaleSession)) throw error;
+      s.wire.close();
+      return generalFetch(input, again);
+    });
+    if (REDIRECT_STATUS.has(response.status)) {
+      // Redirects follow the general path, which implements them fully.
+      await response.body?.cancel();
+      return await generalFetch(input, again);
+    }
+    return response;
+  } finally {
+    hold?.drop();
   }
-  return response;
 }
 
 const EMPTY_HEADERS = new Headers();
@@ -544,8 +579,8 @@ interface Outgoing {
   readonly body: ReadableStream<Uint8Array> | null;
   /** A body already in memory, sent instead of `body`. */
   readonly staticBody?: Uint8Array;
-  /** Whether `staticBody` came from `bodyCopies` (and goes back once sent). */
-  readonly staticCopy?: boolean;
+  /** The hold on `staticBody` when it is a reused copy: the upload drops it once sent. */
+  readonly hold?: CopyHold;
   readonly signal: AbortSignal | undefined;
 }
 
@@ -744,8 +779,8 @@ async function exchange(
   const stream = new ClientStream(s, request.url, request.method, signal);
   stream.id = s.open(stream);
   signal?.addEventListener("abort", stream);
-  // The body copy goes back to `bodyCopies` here unless the upload took it.
-  let copy = request.staticCopy === true ? request.staticBody as Uint8Array<ArrayBuffer> : undefined;
+  // The upload's hold on a body copy, dropped here unless the upload took it.
+  let hold = request.hold;
 
   try {
     let body: ReadableStream<Uint8Array> | null = null;
@@ -796,10 +831,10 @@ async function exchange(
       if (body !== null) sender.send(wire, stream.id, body).catch(onError);
       else {
         const upload = sender.sendBytes(wire, stream.id, bytes!);
-        const sent = copy;
-        copy = undefined;
-        // Every byte is in shared memory once the upload settles: its copy can be reused.
-        if (sent !== undefined) upload.finally(() => bodyCopies.give(sent)).catch(onError);
+        const sent = hold;
+        hold = undefined;
+        // Every byte is in shared memory once the upload settles.
+        if (sent !== undefined) upload.finally(() => sent.drop()).catch(onError);
         else upload.catch(onError);
       }
     }
@@ -807,7 +842,7 @@ async function exchange(
     if (error instanceof StaleSession) throw error;
     stream.onReset(error as Error);
   } finally {
-    if (copy !== undefined) bodyCopies.give(copy);
+    hold?.drop();
   }
   return stream.takeResponse();
 }

@@ -125,6 +125,9 @@ export const runtime: Runtime = {
   completeBody(response: Response, max: number): Uint8Array | Promise<Uint8Array> | undefined {
     const base = emptyEstimate ??= probeEstimate();
     if (base < 0) return undefined;
+    // A subclass may override the getters checked below (the estimate counts the stored
+    // values), and a body already read in part reports its whole size: both are streamed.
+    if (Object.getPrototypeOf(response) !== Response.prototype || response.bodyUsed) return undefined;
     const size = estimateShallowMemoryUsageOf(response) - base;
     // A url or statusText counts too: a fetched Response (url) may carry a live stream.
     if (size <= 0 || size > max || response.url !== "" || response.statusText !== "") return undefined;

@@ -238,10 +238,24 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
       new Response(new Blob(["blob"])),
       new Response(""),
     ];
+    // A subclass may say what the estimate does not count; a body read in part reports its whole size.
+    class Quiet extends Response {
+      override get statusText(): string {
+        return "";
+      }
+    }
+    notTaken.push(new Quiet(live(), { statusText: "Fine" }), new Quiet("ok"));
     for (const response of notTaken) {
       assert.equal(runtime.completeBody(response, 100), undefined);
       assert.equal(response.bodyUsed, false, "a body not taken is left unread");
     }
+    const partly = new Response("abcdef");
+    const partlyReader = partly.body!.getReader();
+    await partlyReader.read();
+    partlyReader.releaseLock();
+    const cancelled = new Response("abcdef");
+    await cancelled.body!.cancel();
+    for (const response of [partly, cancelled]) assert.equal(runtime.completeBody(response, 100), undefined);
 
     // Over the wire: a live stream's first chunk arrives while the stream is still open.
     let finish!: () => void;
@@ -249,6 +263,7 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
       const path = new URL(request.url).pathname;
       if (path === "/json") return Response.json({ ok: true }, { headers: { "x-kind": "json" } });
       if (path === "/rewrapped") return new Response(new Response("whole").body);
+      if (path === "/quiet") return new Quiet(live(), { statusText: "Fine" });
       const encoder = new TextEncoder();
       const body = new ReadableStream<Uint8Array>({
         start(controller) {
@@ -268,6 +283,8 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     assert.deepEqual(await json.json(), { ok: true });
     const rewrapped = await fetch(`xio://${name}/rewrapped`);
     assert.equal(await rewrapped.text(), "whole");
+    const quiet = await within(2000, fetch(`xio://${name}/quiet`), "the headers of a subclass's open stream");
+    await quiet.body!.cancel();
     const head = await fetch(`xio://${name}/json`, { method: "HEAD" });
     assert.equal(head.headers.get("content-length"), "11");
     assert.equal(await head.text(), "");
@@ -478,6 +495,20 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
       const response = await fetch(`xio://${name}/${code}`, { method: "POST", body: "body" });
       assert.equal(await response.text(), expected, `status ${code}`);
       assert.equal(response.url, `xio://${name}/final`);
+    }
+    // A 307/308 sends the body again as it was at the call, on the quick path (plain init) and
+    // the general one (with a signal), small and large.
+    for (const size of [100, 20_000]) {
+      for (const signal of [undefined, AbortSignal.timeout(10_000)]) {
+        const bytes = new Uint8Array(size).fill(65);
+        const pending = fetch(`xio://${name}/307`, { method: "POST", body: bytes, signal });
+        bytes.fill(66);
+        assert.equal(
+          await (await pending).text(),
+          `POST ${"A".repeat(size)}`,
+          `${size} bytes, signal ${!!signal}`,
+        );
+      }
     }
     const manual = await fetch(`xio://${name}/302`, { redirect: "manual" });
     assert.equal(manual.status, 302);
