@@ -1235,7 +1235,8 @@ class ServerConnection {
     let body: ReadableStream<Uint8Array> | null = null;
     let inline: Uint8Array | undefined;
     let length: number | undefined;
-    // A whole body too large to travel in the headers frame (only if a size hint was wrong).
+    // A whole body too large to travel in the headers frame (a string measured in characters
+    // that takes more bytes in UTF-8, say).
     let large: Uint8Array | undefined;
     // Headers before body: Bun fills in the content type a Blob, file or form body implies
     // when the headers are first read, but not once the body has become a stream.
@@ -1247,10 +1248,10 @@ class ServerConnection {
     if (complete !== undefined) {
       const bytes = complete instanceof Uint8Array ? complete : await complete;
       length = bytes.length;
-      if (method === "HEAD") {
-        // no body
-      } else if (length <= INLINE_MAX) inline = bytes;
-      else large = bytes;
+      if (method !== "HEAD") {
+        if (length <= INLINE_MAX) inline = bytes;
+        else large = bytes;
+      }
     } else if (source === null) {
       if (!NULL_BODY_STATUS.has(status)) length = 0;
     } else if (method === "HEAD") {

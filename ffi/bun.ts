@@ -132,7 +132,8 @@ export const runtime: Runtime = {
     // A url or statusText counts too: a fetched Response (url) may carry a live stream.
     if (size <= 0 || size > max || response.url !== "" || response.statusText !== "") return undefined;
     // Fulfilled at once for bytes in memory. A native stream of known size (at most `max`)
-    // is read to its end first.
+    // is read to its end first. (A string is measured as stored, one or two bytes a
+    // character: its UTF-8 may be up to twice `size`.)
     const bytes: Promise<Uint8Array> = response.bytes();
     return Bun.peek.status(bytes) === "fulfilled" ? Bun.peek(bytes) as Uint8Array : bytes;
   },

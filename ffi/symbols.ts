@@ -168,9 +168,10 @@ export interface Runtime {
   onExit(fn: () => void): void;
   /**
    * The body of `response` when the runtime can tell, without turning it into a stream, that it
-   * is complete in memory (a string, bytes or JSON given to the constructor) and at most `max`
-   * bytes: its bytes, now or (rarely) soon; the body is then used. Undefined when the runtime
-   * cannot tell: the body must be read as a stream, since it may be live.
+   * is complete in memory (a string, bytes or JSON given to the constructor) and about `max`
+   * bytes or fewer (a string's UTF-8 may be up to twice what was measured): its bytes, now or
+   * (rarely) soon; the body is then used. Undefined when the runtime cannot tell: the body
+   * must be read as a stream, since it may be live.
    */
   completeBody(response: Response, max: number): Uint8Array | Promise<Uint8Array> | undefined;
   /** Serves `handler` over TCP with the runtime's own HTTP server (Deno.serve or Bun.serve). */

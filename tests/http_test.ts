@@ -264,6 +264,7 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
       if (path === "/json") return Response.json({ ok: true }, { headers: { "x-kind": "json" } });
       if (path === "/rewrapped") return new Response(new Response("whole").body);
       if (path === "/quiet") return new Quiet(live(), { statusText: "Fine" });
+      if (path === "/wide") return new Response("é".repeat(10_000)); // 10,000 chars, 20,000 bytes
       const encoder = new TextEncoder();
       const body = new ReadableStream<Uint8Array>({
         start(controller) {
@@ -283,6 +284,10 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     assert.deepEqual(await json.json(), { ok: true });
     const rewrapped = await fetch(`xio://${name}/rewrapped`);
     assert.equal(await rewrapped.text(), "whole");
+    // Measured in characters but longer in UTF-8 than a headers frame holds: sent after it.
+    const wide = await fetch(`xio://${name}/wide`);
+    assert.equal(wide.headers.get("content-length"), "20000");
+    assert.equal(await wide.text(), "é".repeat(10_000));
     const quiet = await within(2000, fetch(`xio://${name}/quiet`), "the headers of a subclass's open stream");
     await quiet.body!.cancel();
     const head = await fetch(`xio://${name}/json`, { method: "HEAD" });
