@@ -668,7 +668,10 @@ export function directBody<B extends MessageClass>(Base: B) {
       const queue = this.#queue;
       if (queue === undefined || this.#shared || bodyUsedOf.call(this)) return undefined;
       this.#used = true;
-      const declared = Number(this.headers.get("content-length") ?? 0);
+      // The declared length, else the sender's own header. (Not through `headers`: completing
+      // them costs a validated header set each, for a hint.)
+      const declared = this.#declared ??
+        Number((headersOf.call(this) as Headers).get("content-length") ?? 0);
       const hint = Number.isSafeInteger(declared) && declared > 0 ? Math.min(declared, SIZE_HINT_MAX) : 0;
       return queue.readAll(hint);
     }
