@@ -7,15 +7,15 @@
  * body is read. A sender may have WINDOW_BYTES of a stream's body unread by the other side; the
  * reader returns credit with WINDOW frames as the application consumes the body.
  *
- * Between frames a receive loop either sleeps on its channel's doorbell or, with a poll window,
- * waits in the process's one poll loop (`pollFor`), which checks every polling channel per
- * pass: a frame is then seen within microseconds instead of after a thread wake-up.
+ * Between frames a receive loop waits on its channel like any receiver: it polls while frames are
+ * expected soon (the channel learns when; see `Channel` in zero_copy.ts) and otherwise sleeps on
+ * the process's doorbell, so that a busy connection sees a frame within microseconds and an idle
+ * one costs nothing.
  *
  * @module
  */
 
 import { setImmediate } from "node:timers";
-import { native } from "./ffi/mod.ts";
 import type { Channel, SharedBuffer } from "./zero_copy.ts";
 import {
   FLAG_END,
@@ -47,102 +47,14 @@ export const DATA_MAX = 65536 - HEADER_BYTES;
 export const FRAME_CHARGE = 4096;
 /** Bodies up to this size travel inside the headers frame when they are complete. */
 export const INLINE_MAX = 16 * 1024;
-/** How long a polling receive loop polls between yields to the event loop, in ms. */
-const POLL_SLICE_MS = 0.025;
-/** The poll window of a connection whose last polls found nothing, in ms. */
-const POLL_QUIET_MS = 0.05;
-/** How long the poller polls without finding frames before it yields the core between passes. */
-const POLL_POLITE_AFTER_MS = 0.02;
 /**
- * Frames a polling receive loop hands out per event-loop turn. Small batches keep both sides
- * busy at once: the first responses of a batch already set off new requests while the rest
- * are still being handled, instead of each side waiting for the other's whole batch.
+ * Frames a receive loop hands out per event-loop turn. Small batches keep both sides busy at
+ * once: the first responses of a batch already set off new requests while the rest are still
+ * being handled, instead of each side waiting for the other's whole batch.
  */
-const POLL_BATCH = 16;
+const BATCH = 16;
 
 const nextMacrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** A wire's receive loop waiting in the poller. */
-interface PollEntry {
-  channel: Channel;
-  batch: SharedBuffer[];
-  deadline: number;
-  resolve: (received: number | null) => void;
-  reject: (error: unknown) => void;
-}
-
-const pollEntries: PollEntry[] = [];
-/** When the poller last handed out frames. */
-let lastServed = 0;
-let pollerRunning = false;
-
-/**
- * Receives up to POLL_BATCH frames on `channel` into `batch`, polling for up to `pollMs` if none
- * is ready: how many (0 once the window passed with nothing), or null once the peer closed.
- *
- * Every polling wire of the process waits in one loop, so that N connections cost one busy-poll
- * and not N taking turns (each blocking the others for a slice), and a frame on any of them is
- * seen within one pass. Each pass starts on a new macrotask, so that what the last frames set
- * off (the application's next requests, timers, I/O) runs before more frames are handed out.
- */
-function pollFor(channel: Channel, batch: SharedBuffer[], pollMs: number): Promise<number | null> {
-  return new Promise((resolve, reject) => {
-    pollEntries.push({ channel, batch, deadline: performance.now() + pollMs, resolve, reject });
-    if (!pollerRunning) {
-      pollerRunning = true;
-      runPoller();
-    }
-  });
-}
-
-async function runPoller(): Promise<void> {
-  const sym = native();
-  let polite = false;
-  while (pollEntries.length > 0) {
-    await nextMacrotask();
-    const sliceEnd = performance.now() + POLL_SLICE_MS;
-    for (let pass = 1;; pass++) {
-      let served = false;
-      for (let i = pollEntries.length - 1; i >= 0; i--) {
-        const entry = pollEntries[i];
-        let received: number | null;
-        try {
-          received = entry.channel.tryRecvMany(entry.batch, POLL_BATCH);
-        } catch (error) {
-          pollEntries.splice(i, 1);
-          entry.reject(error);
-          served = true;
-          continue;
-        }
-        if (received === 0) continue;
-        pollEntries.splice(i, 1);
-        entry.resolve(received);
-        served = true;
-      }
-      // Whoever got frames handles them before the next pass.
-      if (served) {
-        lastServed = performance.now();
-        polite = false;
-        break;
-      }
-      if (pollEntries.length === 0) break;
-      // After a short fruitless spell, let another runnable thread have the core between
-      // passes: when processes outnumber cores, a poll that never yields takes the core from
-      // the very peer it waits for. (Yielding at once costs a round trip a few µs.)
-      if (polite) sym.xio_yield();
-      if ((pass & 15) !== 0) continue;
-      const now = performance.now();
-      polite = now - lastServed >= POLL_POLITE_AFTER_MS;
-      for (let i = pollEntries.length - 1; i >= 0; i--) {
-        if (now < pollEntries[i].deadline) continue;
-        const [entry] = pollEntries.splice(i, 1);
-        entry.resolve(0); // it parks on its doorbell
-      }
-      if (now >= sliceEnd) break;
-    }
-  }
-  pollerRunning = false;
-}
 
 /** Receives the frames of one stream. */
 export interface StreamHandler {
@@ -168,23 +80,16 @@ export class Wire {
   #failed: Error | undefined;
   #onUnknown: (frame: FrameReader) => void;
   #onClose: (error: Error | undefined) => void;
-  #pollMs: number;
-  #misses = 0;
   /** Resolves when the receive loop ends. */
   readonly done: Promise<void>;
 
-  /**
-   * With `pollMicros` > 0 the receive loop busy-polls that long after traffic stops, yielding to
-   * the event loop between short slices, before it parks on the doorbell; 0 parks at once.
-   */
+  /** `channel` polls as it was opened to (its `pollMicros`). */
   constructor(
     channel: Channel,
     onUnknown: (frame: FrameReader) => void,
     onClose: (error: Error | undefined) => void,
-    pollMicros = 0,
   ) {
     this.channel = channel;
-    this.#pollMs = pollMicros / 1000;
     this.#onUnknown = onUnknown;
     this.#onClose = onClose;
     // Start on the next microtask, so that the owner has stored the wire before frames arrive.
@@ -281,31 +186,27 @@ export class Wire {
   async #receive(): Promise<void> {
     const channel = this.channel;
     const batch: SharedBuffer[] = [];
-    const polling = this.#pollMs > 0;
     let error: Error | undefined;
     // The batch's frames not yet handed out: released here if the wire fails midway.
     let next = 0;
     let n: number | null = 0;
     try {
       for (;;) {
-        if (polling) {
-          // After two polls in a row found nothing (sporadic traffic), poll only briefly, so
-          // that a quiet connection does not spin a whole window for every request; one poll
-          // that finds frames brings the full window back.
-          const window = this.#misses >= 2 ? Math.min(this.#pollMs, POLL_QUIET_MS) : this.#pollMs;
-          n = await pollFor(channel, batch, window);
-          this.#misses = n === 0 ? this.#misses + 1 : 0;
-        } else {
-          n = channel.tryRecvMany(batch);
-        }
+        n = channel.tryRecvMany(batch, BATCH);
         if (n === null) break;
-        if (n === 0) {
+        const waited = n === 0;
+        if (waited) {
           const one = await channel.recv();
           if (one === null) break;
           batch[0] = one;
           n = 1;
         }
         for (next = 0; next < n;) this.#dispatch(batch[next++]);
+        // While frames keep coming, what these set off (the application's next requests,
+        // timers, I/O) runs before more are handed out, so that both sides work at once. (Not
+        // after a frame that was waited for: an event-loop turn costs more than a whole request
+        // from an idle VM, and the next frame is not there yet anyway.)
+        if (!waited) await nextMacrotask();
       }
     } catch (e) {
       error = e as Error;

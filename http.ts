@@ -28,7 +28,13 @@
 
 import { runtime, type TcpServer } from "./ffi/mod.ts";
 import { BrokenPipeError, ClosedError, ConnectionRefusedError, ConnectionResetError } from "./errors.ts";
-import type { Channel, Domain, Listener, SharedBuffer } from "./zero_copy.ts";
+import {
+  type Channel,
+  DEFAULT_POLL_MICROS,
+  type Domain,
+  type Listener,
+  type SharedBuffer,
+} from "./zero_copy.ts";
 import { socketDomain, type XioAddr } from "./socket.ts";
 import {
   FLAG_END,
@@ -97,8 +103,7 @@ export interface ServeOptions {
   pollMicros?: number;
 }
 
-/** The default polling window of servers and of fetch sessions, in microseconds. */
-export const DEFAULT_POLL_MICROS = 1000;
+export { DEFAULT_POLL_MICROS };
 
 let fetchPollMicros = DEFAULT_POLL_MICROS;
 
@@ -236,7 +241,7 @@ class ClientSession {
 
   constructor(channel: Channel, onClose: () => void) {
     channel.unref(); // an idle session must not keep the process alive
-    this.wire = new Wire(channel, () => {}, onClose, fetchPollMicros);
+    this.wire = new Wire(channel, () => {}, onClose);
   }
 
   open(handler: StreamHandler): number {
@@ -261,7 +266,8 @@ function session(domain: Domain, service: string): ClientSession {
   if (byService === undefined) sessions.set(domain, byService = new Map());
   let s = byService.get(service);
   if (s === undefined || s.wire.failed !== undefined) {
-    const channel = domain.connectSync(service); // throws ConnectionRefusedError at once
+    // Throws ConnectionRefusedError at once.
+    const channel = domain.connectSync(service, { pollMicros: fetchPollMicros });
     const all = byService;
     const created: ClientSession = new ClientSession(channel, () => {
       if (all.get(service) === created) all.delete(service);
@@ -643,6 +649,9 @@ class ClientStream implements StreamHandler {
       this.#resolve = resolve;
       this.#reject = reject;
     });
+    // The wire may fail before `exchange` awaits this (while it reads a request body, say):
+    // that rejection is not unhandled, the exchange takes it (or retries) when it gets there.
+    this.#response.catch(() => {});
   }
 
   /** The response promise, handed over once. */
@@ -811,11 +820,12 @@ async function exchange(
     try {
       await wire.send();
     } catch (error) {
+      // Nothing of this request reached a server: its stream is over either way.
+      stream.finish();
       // Only a session whose channel is gone is stale; any other failure (headers too large for
       // any buffer, say) is this request's, and the session goes on serving the others.
       if (!isStale(error, wire)) throw error;
-      // Nothing of this request reached a server: the caller may safely try a new session.
-      stream.finish();
+      // The caller may safely try a new session.
       throw new StaleSession(error);
     }
     // The upload goes on beside the response: a server may answer (and stream back) before the
@@ -923,7 +933,6 @@ export class XioServer implements AsyncDisposable {
     this.addr = addr;
     this.finished = new Promise((resolve) => (this.#done = resolve));
     const onError = options.onError ?? defaultOnError;
-    const pollMicros = options.pollMicros ?? DEFAULT_POLL_MICROS;
     this.#accepting = (async () => {
       for await (const channel of listener) {
         const connection = new ServerConnection(
@@ -932,7 +941,6 @@ export class XioServer implements AsyncDisposable {
           onError,
           addr,
           () => this.#draining,
-          pollMicros,
         );
         this.#connections.add(connection);
         connection.wire.done.then(() => this.#connections.delete(connection));
@@ -1138,13 +1146,12 @@ class ServerConnection {
     onError: (error: unknown) => Response | Promise<Response>,
     addr: XioAddr,
     draining: () => boolean,
-    pollMicros: number,
   ) {
     this.#app = app;
     this.#onError = onError;
     this.#remote = { ...addr, name: `client-${channel.index}` };
     this.#draining = draining;
-    this.wire = new Wire(channel, (frame) => this.#onRequest(frame), () => {}, pollMicros);
+    this.wire = new Wire(channel, (frame) => this.#onRequest(frame), () => {});
   }
 
   async drain(): Promise<void> {
@@ -1327,7 +1334,7 @@ export function serve(
   }
   const domain = socketDomain(options.domain);
   const name = options.name ?? runtime.env("XIO_SERVICE") ?? "http";
-  const listener = domain.listen(name);
+  const listener = domain.listen(name, { pollMicros: options.pollMicros ?? DEFAULT_POLL_MICROS });
   const addr: XioAddr = { transport: "xio", domain: domain.name, name };
   const server = new XioServer(listener, addr, handler, options);
   options.onListen?.(addr);

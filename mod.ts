@@ -31,13 +31,5 @@
 export * from "./errors.ts";
 export * from "./zero_copy.ts";
 export * from "./socket.ts";
-export {
-  DEFAULT_POLL_MICROS,
-  deleteRoute,
-  fetch,
-  serve,
-  setFetchPollMicros,
-  setRoute,
-  XioServer,
-} from "./http.ts";
+export { deleteRoute, fetch, serve, setFetchPollMicros, setRoute, XioServer } from "./http.ts";
 export type { FetchApp, ServeHandler, ServeHandlerInfo, ServeInit, ServeOptions, TcpServer } from "./http.ts";

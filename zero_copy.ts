@@ -30,6 +30,7 @@
 
 import {
   BATCH_MAX,
+  type Doorbell,
   EVENTS_MAX,
   Flag,
   type Handle,
@@ -40,8 +41,8 @@ import {
   runtime,
   Stat,
   Status,
-  type WatchCallback,
 } from "./ffi/mod.ts";
+import * as wake from "./_wake.ts";
 import {
   AddrInUseError,
   BrokenPipeError,
@@ -59,7 +60,9 @@ import {
 
 /**
  * How a waiting receiver learns that data arrived:
- * - `"event"` parks at once and is woken through the futex doorbell (no CPU while idle);
+ * - `"event"` (the default) sleeps on the process's doorbell socket, woken by the peer, and
+ *   costs no CPU while idle; when it expects an answer soon (it has just sent, and its answers
+ *   have come quickly) it polls for about one expected round trip first, at most `pollMicros`;
  * - `"adaptive"` busy-polls for a short window (`spinMicros`, 50 µs by default) before parking;
  * - `"spin"` busy-polls for up to a millisecond per wait, for dedicated cores.
  */
@@ -95,8 +98,11 @@ export interface DomainOptions {
   poll?: PollMode;
   /** The busy-poll window of `"adaptive"` channels, in microseconds (default 50). */
   spinMicros?: number;
-  /** How long the watcher thread polls (yielding the core) before it parks, in microseconds (default 200). */
-  watcherSpinMicros?: number;
+  /**
+   * The longest an `"event"` channel polls for news it expects soon before it sleeps, in
+   * microseconds (default {@linkcode DEFAULT_POLL_MICROS}; 0 never polls).
+   */
+  pollMicros?: number;
   /** Maximum attached processes (default 64, at most 256). */
   nodes?: number;
   /** Maximum services (default 128). */
@@ -175,57 +181,25 @@ function checkName(kind: string, name: string): Uint8Array {
   return encoder.encode(name);
 }
 
-// The watcher thread is per process, and so is its callback: it is created once, never closed,
-// and dispatches to the domains by their watch token.
-const watched: (Core | undefined)[] = [];
-let watchCallback: WatchCallback | undefined;
-
-let holds = 0;
-let waiting = 0;
-let exiting = false;
-
-/** Counts the waiters that hold the process open (ref'd ones). */
-function hold(): void {
-  if (holds++ === 0) watchCallback!.ref();
-}
-
-function unhold(): void {
-  if (--holds === 0) watchCallback!.unref();
-}
-
 /**
- * Counts every waiter, ref'd or not. The watcher calls back only while there is one and the
- * process is not exiting: a call into a runtime that is tearing down would crash it, and events
- * nobody waits for stay in the bitmaps for the next wait to take.
+ * The default of `pollMicros`: the longest an event-mode channel polls for an answer it expects
+ * before it sleeps on its doorbell, in microseconds. Polling that long costs at most as much CPU
+ * as the wake-up of an idle process takes on a VM, and only while answers have been coming that
+ * fast.
  */
-function waitStarted(): void {
-  if (waiting++ === 0 && !exiting) native().xio_want(1);
-}
+export const DEFAULT_POLL_MICROS = 500;
 
-function waitEnded(): void {
-  if (--waiting === 0) native().xio_want(0);
-}
-
-function onExit(): void {
-  exiting = true;
-  native().xio_want(0);
-}
-
-function onWatcherEvents(mask: number): void {
-  try {
-    for (let token = 0; mask !== 0; token++, mask >>>= 1) {
-      if ((mask & 1) !== 0) watched[token]?.drain();
-    }
-  } finally {
-    // Always acknowledge, even for a domain closed meanwhile, or the watcher would wait forever.
-    native().xio_ack();
+/** Checks an option that counts microseconds. */
+function checkMicros(name: string, value: number | undefined): void {
+  if (value !== undefined && !(typeof value === "number" && value >= 0 && value <= 1e7)) {
+    throw new RangeError(`${name} must be a number of microseconds from 0 to 10000000, got ${value}`);
   }
 }
 
 type Waiter = () => void;
 
 /** Per-domain state shared by the public classes of this module. Not exported. */
-class Core {
+class Core implements wake.Wakeable {
   readonly sym: NativeSymbols;
   readonly handle: Handle;
   readonly name: string;
@@ -241,9 +215,16 @@ class Core {
   readonly listeners: (Listener | undefined)[];
   readonly poll: PollMode;
   readonly spinMs: number;
-  readonly token: number;
+  readonly pollMs: number;
+  readonly doorbell: Doorbell;
   allocWaiters: Waiter[] = [];
   closed = false;
+  /** Waiters of this handle's channels, allocations and listeners (see `_wake.ts`). */
+  waiters = 0;
+  /** Whether this node is parked, as far as this process knows (a ring clears it). */
+  parked = false;
+  /** This node's slot, as u32 words: its news flags are read here without a native call. */
+  readonly #node: Uint32Array;
 
   constructor(sym: NativeSymbols, handle: Handle, options: DomainOptions) {
     this.sym = sym;
@@ -251,6 +232,7 @@ class Core {
     this.name = options.name;
     this.poll = options.poll ?? "event";
     this.spinMs = (options.spinMicros ?? 50) / 1000;
+    this.pollMs = (options.pollMicros ?? DEFAULT_POLL_MICROS) / 1000;
     this.io = new Uint32Array(runtime.arrayBuffer(sym.xio_io(handle), IO_WORDS * 4));
     this.events = new Uint32Array(runtime.arrayBuffer(sym.xio_events(handle), EVENTS_MAX * 4));
     sym.xio_stats(handle, this.stats, Stat.words);
@@ -264,17 +246,49 @@ class Core {
     this.clients = new Array(s[Stat.channelMax]);
     this.servers = new Array(s[Stat.channelMax]);
     this.listeners = new Array(s[Stat.serviceMax]);
-    if (watchCallback === undefined) {
-      watchCallback = runtime.watchCallback(onWatcherEvents);
-      runtime.onExit(onExit);
+    this.#node = new Uint32Array(this.memory, sym.xio_node_offset(handle) + NODE_LINE_BYTES, 6);
+    this.doorbell = openDoorbell(this, options);
+    sym.xio_bell_ready(handle);
+    wake.register(this);
+    if (!exitHooked) {
+      exitHooked = true;
+      runtime.onExit(closeAllAtExit);
     }
-    const spinNs = Math.max(0, Math.round((options.watcherSpinMicros ?? 200) * 1000));
-    this.token = sym.xio_watch(handle, watchCallback.pointer, spinNs);
-    if (this.token < 0) {
-      sym.xio_close(handle);
-      throw new CapacityError(`Cannot watch domain "${this.name}": one process can open 32 at most`);
-    }
-    watched[this.token] = this;
+  }
+
+  park(): boolean {
+    this.parked = true;
+    return this.sym.xio_park(this.handle) !== 0;
+  }
+
+  unpark(): void {
+    this.parked = false;
+    this.sym.xio_unpark(this.handle);
+  }
+
+  /** Whether news waits: the node's pool flag and event summary (layout.zig, `Node`). */
+  hasEvents(): boolean {
+    const node = this.#node;
+    return (Atomics.load(node, 2) | Atomics.load(node, 4) | Atomics.load(node, 5)) !== 0;
+  }
+
+  probe(): number {
+    return this.sym.xio_probe(this.handle);
+  }
+
+  yieldCore(): void {
+    this.sym.xio_yield();
+  }
+
+  /** A waiter of this handle starts waiting. */
+  waitBegan(): void {
+    this.waiters++;
+    wake.waiting(this);
+  }
+
+  /** A waiter of this handle stopped waiting. */
+  waitEnded(): void {
+    this.waiters--;
   }
 
   /** The cached object of buffer `id`, marked as owned with `length` bytes. */
@@ -332,31 +346,29 @@ class Core {
   wait(list: Waiter[]): Promise<void> {
     this.assertOpen();
     return new Promise((resolve) => {
-      waitStarted();
-      hold();
       list.push(() => {
-        waitEnded();
-        unhold();
+        this.waitEnded();
+        wake.unhold();
         resolve();
       });
+      wake.hold();
+      this.waitBegan();
     });
   }
 
-  /** Runs on the watcher callback (or when polling): routes every pending event. */
+  /** Routes every pending event: on a doorbell ring, when polling, or before a wait. */
   drain(): void {
     if (this.closed) return;
-    for (;;) {
-      const count = this.sym.xio_take_events(this.handle);
-      if (this.io[1] !== 0) wakeAll(this, "allocWaiters");
-      if (count <= 0) return;
-      for (let i = 0; i < count; i++) {
-        const index = this.events[i];
-        const client = this.clients[index];
-        if (client !== undefined) wakeChannel(client);
-        const server = this.servers[index];
-        if (server !== undefined) wakeChannel(server);
-        else this.accept(index);
-      }
+    // One pass: what arrives while it runs is seen by the park that follows (which reports news).
+    const count = this.sym.xio_take_events(this.handle);
+    if (this.io[1] !== 0) wakeAll(this, "allocWaiters");
+    for (let i = 0; i < count; i++) {
+      const index = this.events[i];
+      const client = this.clients[index];
+      if (client !== undefined) wakeChannel(client);
+      const server = this.servers[index];
+      if (server !== undefined) wakeChannel(server);
+      else this.accept(index);
     }
   }
 
@@ -389,10 +401,44 @@ class Core {
     for (const channel of this.clients) channel?.close();
     for (const channel of this.servers) channel?.close();
     this.closed = true;
-    watched[this.token] = undefined;
+    wake.unregister(this);
+    this.doorbell.close();
     wakeAll(this, "allocWaiters");
     for (const list of this.buffers) for (const buffer of list) if (buffer) disown(buffer);
     this.sym.xio_close(this.handle);
+  }
+}
+
+let exitHooked = false;
+
+/**
+ * A process that exits with domains open leaves them cleanly, as the kernel closes a process's
+ * sockets: its peers read the end of stream instead of a reset, and its node slot is free at once.
+ */
+function closeAllAtExit(): void {
+  for (const handle of [...wake.openHandles()]) (handle as Core).close();
+}
+
+/** Listens on the handle's doorbell socket; the handle is closed if that fails. */
+function openDoorbell(core: Core, options: DomainOptions): Doorbell {
+  const sym = core.sym;
+  const scratch = new Uint8Array(512);
+  const length = sym.xio_bell_path(core.handle, scratch, scratch.length);
+  let path = "";
+  try {
+    if (length < 0) throw new Error(`status ${length}`);
+    path = new TextDecoder().decode(scratch.subarray(0, length));
+    return runtime.listenDoorbell(path, options.mode ?? 0o600, {
+      onRing: () => wake.rung(core),
+      onHangup: () => wake.hungUp(core),
+    });
+  } catch (cause) {
+    sym.xio_close(core.handle);
+    throw new DomainError(
+      `Cannot open domain "${core.name}": cannot listen on its doorbell socket ${path} (${cause})`,
+      "EDOORBELL",
+      { cause },
+    );
   }
 }
 
@@ -531,7 +577,51 @@ export class SharedBuffer {
   }
 }
 
-let createChannel: (core: Core, index: number, side: number, service: string, poll: PollMode) => Channel;
+let createChannel: (
+  core: Core,
+  index: number,
+  side: number,
+  service: string,
+  options: Required<ChannelOptions>,
+) => Channel;
+
+/** Options of {@linkcode Domain.listen} and {@linkcode Domain.connect}. */
+export interface ChannelOptions {
+  /** How a waiting receiver learns that data arrived (default: the domain's). */
+  poll?: PollMode;
+  /**
+   * The longest an `"event"` channel polls for news it expects soon, in microseconds (default:
+   * the domain's, {@linkcode DEFAULT_POLL_MICROS}; 0 never polls).
+   */
+  pollMicros?: number;
+}
+
+function channelOptions(core: Core, options: ChannelOptions): Required<ChannelOptions> {
+  checkMicros("pollMicros", options.pollMicros);
+  return { poll: options.poll ?? core.poll, pollMicros: options.pollMicros ?? core.pollMs * 1000 };
+}
+
+/** The second cache line of a node's slot holds its wake-up words (layout.zig, `Node`). */
+const NODE_LINE_BYTES = 128;
+
+/** A pending `recv()`. */
+interface Receiver {
+  resolve: (message: SharedBuffer | null) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Bytes per cache-line pair of a ring header (layout.zig, `line_bytes`). */
+const RING_LINE_BYTES = 128;
+/** The f64 word of a ring header that holds `notified_at` (layout.zig, `RingHeader`). */
+const NOTIFIED_AT = (2 * RING_LINE_BYTES + 8) / 8;
+/** Answers slower than this (ns) come from a peer that had to be woken. */
+const WOKEN_REPLY_NS = 20_000;
+/** The first poll for an answer, before a channel has learned how soon its answers come, in ms. */
+const FIRST_REPLY_POLL_MS = 0.2;
+/** The longest an event channel polls for news it did not ask for (no send since), in ms. */
+const IDLE_POLL_MAX_MS = 0.1;
+/** Polling lasts twice the expected wait, plus this margin, in ms. */
+const POLL_SLACK_MS = 0.02;
 let wakeChannel: (channel: Channel) => void;
 
 /**
@@ -561,26 +651,74 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
   #failure: Error | undefined;
   #spinMs: number;
   #polite = false;
+  // What the channel learns, to poll only while polling pays (see `#pollWindow`).
+  /** The cap on a poll window in ms; 0 never polls (and outside event mode). */
+  #pollMs: number;
+  /** Whether this side sent since it last received: its next wait is for an answer. */
+  #sentSinceRecv = false;
+  /** Pending `recv()` calls, served in order. */
+  #receivers: Receiver[] = [];
+  /** How long answers took to arrive after a send, in ns (moving average; -1: unknown). */
+  #replyNs = -1;
+  /** How long news took to arrive when none was asked for, in ns (moving average; -1: unknown). */
+  #idleNs = -1;
+  /** Whether the current wait is for an answer (this side had sent). */
+  #expectReply = false;
+  /** When the current wait began (CLOCK_MONOTONIC ns), or -1 when nothing is to be learned. */
+  #waitFromNs = -1;
+  /** The receive ring's header, as u32 words: [0] its tail (producer), [32] its head (consumer). */
+  #ring: Uint32Array;
+  /** The same header as f64 words: [34] when the peer last woke this side (see `RingHeader`). */
+  #timing: Float64Array;
+  /** This channel's receive as the poller sees it while it polls the ring unarmed. */
+  #polled: wake.PolledReceiver;
 
   static {
-    createChannel = (core, index, side, service, poll) => new Channel(core, index, side, service, poll);
+    createChannel = (core, index, side, service, options) => new Channel(core, index, side, service, options);
     wakeChannel = (channel) => {
+      if (channel.#receivers.length > 0) channel.#deliver();
       const list = channel.#waiters;
-      if (list.length === 0) return;
-      channel.#waiters = [];
+      if (list.length > 0) {
+        channel.#waiters = [];
+        for (const wake of list) wake();
+      }
       channel.#hold();
-      for (const wake of list) wake();
     };
   }
 
-  private constructor(core: Core, index: number, side: number, service: string, poll: PollMode) {
+  private constructor(
+    core: Core,
+    index: number,
+    side: number,
+    service: string,
+    options: Required<ChannelOptions>,
+  ) {
     this.#core = core;
     this.index = index;
     this.#side = side;
     this.side = side === SIDE_CLIENT ? "client" : "server";
     this.service = service;
+    const poll = options.poll;
     this.poll = poll;
     this.#spinMs = poll === "spin" ? 1 : poll === "adaptive" ? core.spinMs : 0;
+    this.#pollMs = poll === "event" ? options.pollMicros / 1000 : 0;
+    const ring = core.sym.xio_ring_offset(core.handle, index, 1 - side);
+    this.#ring = new Uint32Array(core.memory, ring, (3 * RING_LINE_BYTES) / 4);
+    this.#timing = new Float64Array(core.memory, ring, (3 * RING_LINE_BYTES) / 8);
+    const waiting = () => this.#receivers.length > 0 && !this.#closed;
+    this.#polled = {
+      handle: core,
+      get waiting() {
+        return waiting();
+      },
+      ready: () => Atomics.load(this.#ring, 0) !== Atomics.load(this.#ring, RING_LINE_BYTES / 4),
+      deliver: () => wakeChannel(this),
+      arm: () => {
+        const ready = core.sym.xio_arm_recv(core.handle, this.index, this.#side);
+        if (ready !== 0) wakeChannel(this);
+        else wake.waiting(core);
+      },
+    };
   }
 
   /** Whether `close()` was called (or the domain closed). */
@@ -633,6 +771,8 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
     const code = core.sym.xio_send(core.handle, this.index, this.#side, buffer.id, buffer.length);
     if (code === 0) {
       disown(buffer);
+      this.#sentSinceRecv = true;
+      if (this.#receivers.length > 0) this.#answerDue();
       return true;
     }
     if (code === Status.wouldBlock) return false;
@@ -662,6 +802,10 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
       done += sent;
       if (sent < n) break;
     }
+    if (done > 0) {
+      this.#sentSinceRecv = true;
+      if (this.#receivers.length > 0) this.#answerDue();
+    }
     return done;
   }
 
@@ -669,17 +813,95 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
    * Receives the next message, waiting for one. Resolves to `null` once the peer has closed its
    * sending side and every message before that was received.
    */
-  async recv(): Promise<SharedBuffer | null> {
-    let message = this.tryRecv();
-    if (message !== undefined) return message;
-    if (this.#spinMs > 0) {
-      message = this.#spin();
-      if (message !== undefined) return message;
+  recv(): Promise<SharedBuffer | null> {
+    try {
+      if (this.#closed) throw this.#closedError();
+      // Behind earlier waiting calls, in order.
+      if (this.#receivers.length > 0) return this.#enqueue();
+      if (this.#spinMs > 0) {
+        const message = this.tryRecv() ?? this.#spin();
+        if (message !== undefined) return Promise.resolve(message);
+      }
+      return this.#receiveOrWait();
+    } catch (error) {
+      return Promise.reject(error);
     }
-    for (;;) {
-      await this.#wait(true);
-      message = this.tryRecv();
-      if (message !== undefined) return message;
+  }
+
+  /**
+   * One native call receives a message or, if none is ready, arms the ring and parks the process
+   * (unless it is to poll): on the path of a process woken from idle every call costs
+   * microseconds, so this path makes as few as it can.
+   */
+  #receiveOrWait(): Promise<SharedBuffer | null> {
+    const core = this.#core;
+    const reply = this.#sentSinceRecv;
+    const window = this.#pollWindow(reply);
+    if (window > 0) {
+      // Poll the ring itself, unarmed: the peer's sends then cost it no notification.
+      const message = this.tryRecv();
+      if (message !== undefined) return Promise.resolve(message);
+      this.#beginWait(reply);
+      const waiting = this.#enqueue();
+      // An answer from a peer that this side's send woke (answers that come slower than a
+      // wake-up) is taken before the event loop runs, as the peer usually runs on this very core
+      // meanwhile; the poller takes the rest.
+      const woke = reply && this.#replyNs > WOKEN_REPLY_NS;
+      if (!(woke && wake.pollNow(this.#polled))) wake.pollRing(this.#polled, performance.now() + window);
+      return waiting;
+    }
+    const park = !wake.pollerRunning() && !core.parked;
+    const code = core.sym.xio_recv_wait(core.handle, this.index, this.#side, park ? 1 : 0);
+    if (code >= 0) {
+      this.#sentSinceRecv = false;
+      return Promise.resolve(core.adopt(code, core.io[0]));
+    }
+    if (code === Status.closed) return Promise.resolve(null);
+    if (code !== Status.wouldBlock) throw this.#error(code);
+    if (park) core.parked = true;
+    this.#beginWait(reply);
+    const waiting = this.#enqueue();
+    if (core.io[1] !== 0) wake.rung(core); // news arrived as it parked
+    return waiting;
+  }
+
+  /** A receive begins to wait: for an answer (`reply`), or for news unasked. */
+  #beginWait(reply: boolean): void {
+    this.#expectReply = reply;
+    this.#waitFromNs = this.#pollMs > 0 ? this.#core.sym.xio_now_ns() : -1;
+  }
+
+  #enqueue(): Promise<SharedBuffer | null> {
+    return new Promise((resolve, reject) => {
+      this.#receivers.push({ resolve, reject });
+      this.#hold();
+    });
+  }
+
+  /** The channel has news: hands ready messages to waiting receivers, in order. */
+  #deliver(): void {
+    const core = this.#core;
+    const receivers = this.#receivers;
+    while (receivers.length > 0) {
+      let message: SharedBuffer | null | undefined;
+      try {
+        message = this.tryRecv();
+        if (message === undefined) {
+          // Nothing yet (a spurious event): wait on, armed again.
+          const ready = core.sym.xio_arm_recv(core.handle, this.index, this.#side);
+          if (ready !== 0) continue; // ready, or an error that tryRecv reports
+          return;
+        }
+      } catch (error) {
+        for (const receiver of receivers.splice(0)) receiver.reject(error);
+        return;
+      }
+      if (message === null) {
+        for (const receiver of receivers.splice(0)) receiver.resolve(null);
+        return;
+      }
+      this.#learn();
+      receivers.shift()!.resolve(message);
     }
   }
 
@@ -691,7 +913,10 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
     const core = this.#core;
     if (this.#closed) throw this.#closedError();
     const id = core.sym.xio_recv(core.handle, this.index, this.#side);
-    if (id >= 0) return core.adopt(id, core.io[0]);
+    if (id >= 0) {
+      this.#sentSinceRecv = false;
+      return core.adopt(id, core.io[0]);
+    }
     if (id === Status.wouldBlock) return undefined;
     if (id === Status.closed) return null;
     throw this.#error(id);
@@ -715,6 +940,7 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
       for (let i = 0; i < n; i++) out[done + i] = core.adopt(io[2 + 2 * i], io[3 + 2 * i]);
       done += n;
     }
+    if (done > 0) this.#sentSinceRecv = false;
     return done;
   }
 
@@ -874,19 +1100,65 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
     });
   }
 
+  /**
+   * How long a receive that is about to wait should poll first, in ms (0: sleep at once): for as
+   * long as news is likely to come sooner than a wake-up would. `reply`: this side has just sent,
+   * so an answer is due; otherwise the news would come unasked. Each kind has its own learned
+   * wait (`#learn`), and a channel polls only while that wait fits in its cap, for twice the
+   * wait plus a margin, so that polling pays for itself: a paced client whose answers come
+   * within a few hundred microseconds polls for them, and a service whose requests come a
+   * millisecond apart sleeps between them.
+   */
+  #pollWindow(reply: boolean): number {
+    if (this.#pollMs <= 0) return 0;
+    const estimate = reply ? this.#replyNs : this.#idleNs;
+    if (estimate < 0) return reply ? Math.min(this.#pollMs, FIRST_REPLY_POLL_MS) : 0;
+    const cap = reply ? this.#pollMs : Math.min(this.#pollMs, IDLE_POLL_MAX_MS);
+    const expected = estimate / 1e6;
+    return expected <= cap ? Math.min(cap, 2 * expected + POLL_SLACK_MS) : 0;
+  }
+
+  /** This side sent while a receive waits: an answer is due from now, so poll for it. */
+  #answerDue(): void {
+    this.#expectReply = true;
+    if (this.#waitFromNs >= 0) this.#waitFromNs = this.#core.sym.xio_now_ns();
+    const window = this.#pollWindow(true);
+    if (window > 0) wake.pollUntilTime(performance.now() + window);
+  }
+
+  /**
+   * A receive that waited got its message: learn how long the news took to arrive, from the
+   * stamps in the ring's header (when the wait began, when the peer's message woke it), so that a
+   * late wake-up on this side does not make the wait look longer than it was.
+   */
+  #learn(): void {
+    const from = this.#waitFromNs;
+    if (from < 0) return;
+    this.#waitFromNs = -1;
+    const now = this.#core.sym.xio_now_ns();
+    // A peer that woke this side stamped when; a message found by polling arrived just now.
+    const notified = this.#timing[NOTIFIED_AT];
+    const sample = (notified >= from && notified <= now ? notified : now) - from;
+    if (!(sample >= 0 && sample < 1e9)) return;
+    if (this.#expectReply) {
+      this.#replyNs = this.#replyNs < 0 ? sample : this.#replyNs + (sample - this.#replyNs) / 4;
+    } else this.#idleNs = this.#idleNs < 0 ? sample : this.#idleNs + (sample - this.#idleNs) / 4;
+  }
+
   /** Holds the process open while this channel has waiters, unless unref'd. */
   #hold(): void {
-    const waits = this.#waiters.length > 0;
+    const waits = this.#waiters.length > 0 || this.#receivers.length > 0;
+    const want = this.#refed && waits;
+    if (want !== this.#holding) {
+      this.#holding = want;
+      if (want) wake.hold();
+      else wake.unhold();
+    }
     if (waits !== this.#waiting) {
       this.#waiting = waits;
-      if (waits) waitStarted();
-      else waitEnded();
+      if (waits) this.#core.waitBegan();
+      else this.#core.waitEnded();
     }
-    const want = this.#refed && waits;
-    if (want === this.#holding) return;
-    this.#holding = want;
-    if (want) hold();
-    else unhold();
   }
 
   /** Throws if the peer died or closed, as a send would. */
@@ -939,8 +1211,13 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
 
 let listenerPush: (listener: Listener, channel: Channel) => void;
 let listenerService: (listener: Listener) => string;
-let listenerPoll: (listener: Listener) => PollMode;
-let createListener: (core: Core, index: number, service: string, poll: PollMode) => Listener;
+let listenerPoll: (listener: Listener) => Required<ChannelOptions>;
+let createListener: (
+  core: Core,
+  index: number,
+  service: string,
+  poll: Required<ChannelOptions>,
+) => Listener;
 
 /** Accepts the channels that clients open to a service. Iterate it, or call `accept()`. */
 export class Listener implements AsyncIterable<Channel>, Disposable {
@@ -948,7 +1225,7 @@ export class Listener implements AsyncIterable<Channel>, Disposable {
   readonly service: string;
   #core: Core;
   #index: number;
-  #poll: PollMode;
+  #poll: Required<ChannelOptions>;
   #queue: Channel[] = [];
   #waiters: { resolve: (channel: Channel) => void; reject: (error: Error) => void }[] = [];
   #closed = false;
@@ -965,7 +1242,7 @@ export class Listener implements AsyncIterable<Channel>, Disposable {
     createListener = (core, index, service, poll) => new Listener(core, index, service, poll);
   }
 
-  private constructor(core: Core, index: number, service: string, poll: PollMode) {
+  private constructor(core: Core, index: number, service: string, poll: Required<ChannelOptions>) {
     this.#core = core;
     this.#index = index;
     this.service = service;
@@ -982,20 +1259,21 @@ export class Listener implements AsyncIterable<Channel>, Disposable {
     if (drained !== undefined) return Promise.resolve(drained);
     return new Promise((resolve, reject) => {
       const refed = this.#refed;
-      waitStarted();
-      if (refed) hold();
+      const core = this.#core;
       this.#waiters.push({
         resolve: (channel) => {
-          waitEnded();
-          if (refed) unhold();
+          core.waitEnded();
+          if (refed) wake.unhold();
           resolve(channel);
         },
         reject: (error) => {
-          waitEnded();
-          if (refed) unhold();
+          core.waitEnded();
+          if (refed) wake.unhold();
           reject(error);
         },
       });
+      if (refed) wake.hold();
+      core.waitBegan();
     });
   }
 
@@ -1065,6 +1343,8 @@ export class Domain implements Disposable {
    */
   static open(options: DomainOptions): Domain {
     const name = checkName("domain", options.name);
+    checkMicros("spinMicros", options.spinMicros);
+    checkMicros("pollMicros", options.pollMicros);
     const sym = native();
     const dir = options.dir === undefined ? EMPTY : encoder.encode(options.dir);
     const words = new Uint32Array(Opt.words);
@@ -1092,7 +1372,7 @@ export class Domain implements Disposable {
   }
 
   /** Registers `service` and returns its listener. Throws {@linkcode AddrInUseError} if taken. */
-  listen(service: string, options: { poll?: PollMode } = {}): Listener {
+  listen(service: string, options: ChannelOptions = {}): Listener {
     const core = this.#core;
     core.assertOpen();
     const name = checkName("service", service);
@@ -1100,7 +1380,7 @@ export class Domain implements Disposable {
     if (index === Status.inUse) throw new AddrInUseError(`Service "${service}" already has a listener`);
     if (index === Status.full) throw new CapacityError(`Domain "${this.name}" has no free service slot`);
     if (index < 0) throw new XioError(`Cannot listen on "${service}": status ${index}`, "EIO");
-    const listener = createListener(core, index, service, options.poll ?? core.poll);
+    const listener = createListener(core, index, service, channelOptions(core, options));
     core.listeners[index] = listener;
     return listener;
   }
@@ -1109,7 +1389,7 @@ export class Domain implements Disposable {
    * Opens a channel to `service`. Rejects at once with {@linkcode ConnectionRefusedError} if
    * nobody listens on it.
    */
-  connect(service: string, options: { poll?: PollMode } = {}): Promise<Channel> {
+  connect(service: string, options: ChannelOptions = {}): Promise<Channel> {
     try {
       return Promise.resolve(this.connectSync(service, options));
     } catch (error) {
@@ -1118,7 +1398,7 @@ export class Domain implements Disposable {
   }
 
   /** Like {@linkcode Domain.connect}, but returns the channel directly. */
-  connectSync(service: string, options: { poll?: PollMode } = {}): Channel {
+  connectSync(service: string, options: ChannelOptions = {}): Channel {
     const core = this.#core;
     core.assertOpen();
     const name = checkName("service", service);
@@ -1126,7 +1406,7 @@ export class Domain implements Disposable {
     if (index === Status.refused) throw new ConnectionRefusedError(`Nobody listens on "${service}"`);
     if (index === Status.full) throw new CapacityError(`Domain "${this.name}" has no free channel slot`);
     if (index < 0) throw new XioError(`Cannot connect to "${service}": status ${index}`, "EIO");
-    const channel = createChannel(core, index, SIDE_CLIENT, service, options.poll ?? core.poll);
+    const channel = createChannel(core, index, SIDE_CLIENT, service, channelOptions(core, options));
     core.clients[index] = channel;
     return channel;
   }
@@ -1225,6 +1505,12 @@ function openError(name: string, code: number, detail: number): Error {
       return new DomainError(`${what}: huge pages were required but none are available`, "ENOHUGEPAGES");
     case Status.busy:
       return new DomainError(`${what}: the domain file is busy`, "EBUSY");
+    case Status.pathTooLong:
+      return new DomainError(
+        `${what}: its directory's path is too long for the doorbell sockets (a socket address holds ` +
+          `108 bytes with the file name)`,
+        "ENAMETOOLONG",
+      );
     default:
       return new DomainError(`${what}: status ${code}`, "EIO");
   }

@@ -6,15 +6,17 @@
  */
 
 // @ts-types="bun-types"
-import { dlopen, FFIType, JSCallback, toArrayBuffer } from "bun:ffi";
+import { dlopen, FFIType, toArrayBuffer } from "bun:ffi";
 // @ts-types="bun-types"
 import { estimateShallowMemoryUsageOf } from "bun:jsc";
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync, unlinkSync } from "node:fs";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
 import process from "node:process";
 import {
+  type Doorbell,
+  type DoorbellHandlers,
   type NativeSymbols,
   type NativeType,
   type Pointer,
@@ -22,7 +24,6 @@ import {
   symbols,
   type TcpServeOptions,
   type TcpServer,
-  type WatchCallback,
 } from "./symbols.ts";
 
 function bunType(type: NativeType): FFIType {
@@ -31,8 +32,6 @@ function bunType(type: NativeType): FFIType {
     case "pointer":
     case "bytes":
       return FFIType.ptr;
-    case "callback":
-      return FFIType.function;
     case "u32":
       return FFIType.u32;
     case "i32":
@@ -92,24 +91,32 @@ export const runtime: Runtime = {
   arrayBuffer(pointer: Pointer, length: number): ArrayBuffer {
     return toArrayBuffer(pointer as unknown as number, 0, length) as ArrayBuffer;
   },
-  watchCallback(onEvents: (mask: number) => void): WatchCallback {
-    const callback = new JSCallback(onEvents, {
-      args: [FFIType.u32],
-      returns: FFIType.void,
-      threadsafe: true,
-    });
-    // Bun's thread-safe callbacks do not keep the event loop alive, so an idle timer does that
-    // while JS waits for one.
-    let refs = 0;
-    const keepAlive = setInterval(() => {}, 1 << 30);
-    keepAlive.unref();
-    return {
-      pointer: callback.ptr as unknown as Pointer,
-      ref() {
-        if (refs++ === 0) keepAlive.ref();
+  listenDoorbell(path: string, mode: number, handlers: DoorbellHandlers): Doorbell {
+    try {
+      unlinkSync(path);
+    } catch {
+      // no stale socket
+    }
+    let closed = false;
+    const listener = Bun.listen({
+      unix: path,
+      socket: {
+        data() {
+          handlers.onRing();
+        },
+        close() {
+          if (!closed) handlers.onHangup();
+        },
+        error() {},
       },
-      unref() {
-        if (--refs === 0) keepAlive.unref();
+    });
+    chmodSync(path, mode);
+    listener.unref();
+    return {
+      close() {
+        if (closed) return;
+        closed = true;
+        listener.stop(true);
       },
     };
   },

@@ -6,6 +6,8 @@
  */
 
 import {
+  type Doorbell,
+  type DoorbellHandlers,
   type NativeSymbols,
   type NativeType,
   type Pointer,
@@ -13,14 +15,12 @@ import {
   symbols,
   type TcpServeOptions,
   type TcpServer,
-  type WatchCallback,
 } from "./symbols.ts";
 
 function denoType(type: NativeType): Deno.NativeResultType {
   switch (type) {
     case "handle":
     case "pointer":
-    case "callback":
       return "pointer";
     case "bytes":
       return "buffer";
@@ -49,18 +49,49 @@ export const runtime: Runtime = {
   arrayBuffer(pointer: Pointer, length: number): ArrayBuffer {
     return Deno.UnsafePointerView.getArrayBuffer(pointer as unknown as Deno.PointerObject, length);
   },
-  watchCallback(onEvents: (mask: number) => void): WatchCallback {
-    const callback = Deno.UnsafeCallback.threadSafe(
-      { parameters: ["u32"], result: "void" } as const,
-      onEvents,
-    );
-    // A thread-safe callback starts referenced; we only want it to hold the process open while
-    // something waits on it.
-    callback.unref();
+  listenDoorbell(path: string, mode: number, handlers: DoorbellHandlers): Doorbell {
+    try {
+      Deno.removeSync(path);
+    } catch {
+      // no stale socket
+    }
+    const listener = Deno.listen({ transport: "unix", path });
+    Deno.chmodSync(path, mode);
+    listener.unref();
+    const conns = new Set<Deno.Conn>();
+    let closed = false;
+    const serve = async (conn: Deno.Conn) => {
+      conn.unref();
+      conns.add(conn);
+      const scratch = new Uint8Array(256);
+      try {
+        while ((await conn.read(scratch)) !== null) handlers.onRing();
+      } catch {
+        // reset by the peer: the same as an end
+      }
+      conns.delete(conn);
+      try {
+        conn.close();
+      } catch {
+        // closed by close()
+      }
+      if (!closed) handlers.onHangup();
+    };
+    (async () => {
+      try {
+        for await (const conn of listener) serve(conn);
+      } catch {
+        // the listener was closed
+      }
+    })();
     return {
-      pointer: callback.pointer as unknown as Pointer,
-      ref: () => void callback.ref(),
-      unref: () => void callback.unref(),
+      close() {
+        if (closed) return;
+        closed = true;
+        listener.close();
+        for (const conn of conns) conn.close();
+        conns.clear();
+      },
     };
   },
   env(name: string): string | undefined {

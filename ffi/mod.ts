@@ -15,13 +15,14 @@ import type { NativeSymbols, Runtime } from "./symbols.ts";
 
 export type {
   Bytes,
+  Doorbell,
+  DoorbellHandlers,
   Handle,
   NativeSymbols,
   Pointer,
   Runtime,
   TcpServeOptions,
   TcpServer,
-  WatchCallback,
 } from "./symbols.ts";
 export { BATCH_MAX, EVENTS_MAX, Flag, IO_WORDS, Opt, Stat, Status } from "./symbols.ts";
 

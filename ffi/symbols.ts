@@ -7,8 +7,7 @@
  * - `u32`, `i32`, `f64`: numbers;
  * - `handle`: the opaque `xio_domain *` that `xio_open` returns, passed back as received;
  * - `bytes`: a typed array whose memory the call reads or writes;
- * - `pointer`: a raw address returned by the library (only turned into an `ArrayBuffer`);
- * - `callback`: the address of a thread-safe callback.
+ * - `pointer`: a raw address returned by the library (only turned into an `ArrayBuffer`).
  *
  * @module
  */
@@ -21,8 +20,7 @@ export type NativeType =
   | "void"
   | "handle"
   | "bytes"
-  | "pointer"
-  | "callback";
+  | "pointer";
 
 /** One function of the table. */
 export interface NativeFunction {
@@ -87,17 +85,15 @@ export const symbols = {
     result: "i32",
   },
   xio_take_events: { parameters: ["handle"], result: "i32" },
-  xio_watch: {
-    parameters: [
-      "handle",
-      "callback", // void (*)(uint32_t domain_mask), thread-safe
-      "u32", // uint32_t spin_ns
-    ],
-    result: "i32",
-  },
-  xio_unwatch: { parameters: ["handle"], result: "void" },
-  xio_ack: { parameters: [], result: "void" },
-  xio_want: { parameters: ["u32"], result: "void" }, // 1: JS has waiters that want callbacks
+  xio_park: { parameters: ["handle"], result: "i32" }, // 1: news already waits
+  xio_unpark: { parameters: ["handle"], result: "void" },
+  xio_has_events: { parameters: ["handle"], result: "i32" },
+  xio_bell_path: { parameters: ["handle", "bytes", "u32"], result: "i32" }, // uint8_t *out, len
+  xio_bell_ready: { parameters: ["handle"], result: "void" },
+  xio_now_ns: { parameters: [], result: "f64" }, // CLOCK_MONOTONIC
+  xio_recv_wait: { parameters: ["handle", "u32", "u32", "u32"], result: "i32" }, // channel, side, park
+  xio_node_offset: { parameters: ["handle"], result: "f64" },
+  xio_ring_offset: { parameters: ["handle", "u32", "u32"], result: "f64" }, // channel, direction
   xio_yield: { parameters: [], result: "void" }, // sched_yield, between busy-poll passes
   xio_probe: { parameters: ["handle"], result: "i32" },
   xio_debug_plant: {
@@ -120,7 +116,6 @@ export type Bytes = Uint8Array | Uint32Array | Int32Array | Float64Array;
 type JsParameter<T extends NativeType> = T extends "u32" | "i32" | "f64" ? number
   : T extends "handle" ? Handle
   : T extends "bytes" ? Bytes
-  : T extends "callback" ? Pointer
   : never;
 
 type JsResult<T extends NativeType> = T extends "u32" | "i32" | "f64" ? number
@@ -140,14 +135,18 @@ export type NativeSymbols = {
   ) => JsResult<(typeof symbols)[K]["result"]>;
 };
 
-/** A thread-safe callback that the watcher thread calls with a bitmask of domains. */
-export interface WatchCallback {
-  /** Its address, to hand to `xio_watch`. */
-  readonly pointer: Pointer;
-  /** Keeps the process alive while JS waits for the callback. Counted: pair each with `unref`. */
-  ref(): void;
-  /** Undoes one `ref`. */
-  unref(): void;
+/** What a doorbell does when it rings or loses a peer. */
+export interface DoorbellHandlers {
+  /** A peer wrote to the doorbell: this node has news. */
+  onRing(): void;
+  /** A peer's connection closed: it left, or died. */
+  onHangup(): void;
+}
+
+/** A UNIX socket that the runtime's own event loop listens on, to be woken by peers. */
+export interface Doorbell {
+  /** Stops listening and closes every connection. Safe to call twice. */
+  close(): void;
 }
 
 /** What a runtime loader provides. */
@@ -158,8 +157,11 @@ export interface Runtime {
   open(path: string): NativeSymbols;
   /** An `ArrayBuffer` over `length` bytes of native memory at `pointer`. */
   arrayBuffer(pointer: Pointer, length: number): ArrayBuffer;
-  /** Creates the process's watcher callback. Called once. */
-  watchCallback(onEvents: (mask: number) => void): WatchCallback;
+  /**
+   * Listens on the UNIX socket `path` (mode `mode`) with the runtime's own event loop, replacing
+   * a stale socket file. It never keeps the process alive.
+   */
+  listenDoorbell(path: string, mode: number, handlers: DoorbellHandlers): Doorbell;
   /** An environment variable, or undefined if unset or not permitted. */
   env(name: string): string | undefined;
   /** Whether a file exists (and is readable). */
@@ -232,6 +234,7 @@ export const Status = {
   invalidName: -21,
   invalidConfig: -22,
   hugepagesUnavailable: -23,
+  pathTooLong: -24,
 } as const;
 
 /** Channel flag bits returned by `xio_flags`. */

@@ -10,6 +10,7 @@ const layout = @import("layout.zig");
 const domain_mod = @import("domain.zig");
 const Domain = domain_mod.Domain;
 const Ring = @import("ring.zig").Ring;
+const sys = @import("sys.zig");
 
 pub const Error = error{
     WouldBlock,
@@ -133,6 +134,8 @@ pub fn connect(d: *Domain, name: []const u8) Error!u32 {
         return error.NotFound;
     }
     _ = @atomicRmw(u64, &d.header().channels_opened, .Add, 1, .monotonic);
+    // Connected before any ring: the server then sees this process's death at once.
+    d.bellTouch(found.node);
     d.notify(found.node, index);
     return index;
 }
@@ -181,6 +184,8 @@ pub fn accept(d: *Domain, index: u32) Error!u32 {
         closeSide(d, index, 1, false);
         return error.Refused;
     }
+    // Connected before any ring: the client then sees this process's death at once.
+    d.bellTouch(@atomicLoad(u32, &ch.client, .monotonic));
     return service_index;
 }
 
@@ -269,7 +274,14 @@ fn wakeConsumer(d: *Domain, ring: Ring, ch: *layout.Channel, index: u32, side: u
     // seq_cst, paired with the consumer's store of `consumer_waiting` in `armRecv`.
     if (@atomicLoad(u32, &ring.header.consumer_waiting, .seq_cst) == 0) return;
     if (@atomicRmw(u32, &ring.header.consumer_waiting, .Xchg, 0, .seq_cst) == 0) return;
+    // Monotonic: a hint, read after the consumer is woken by the notify below.
+    @atomicStore(u64, &ring.header.notified_at, stamp(), .monotonic);
     d.notify(peerOf(ch, side), index);
+}
+
+/// Now, as the bits of an f64 of CLOCK_MONOTONIC nanoseconds (see `RingHeader.notified_at`).
+fn stamp() u64 {
+    return @bitCast(@as(f64, @floatFromInt(sys.nowNs())));
 }
 
 fn wakeProducer(d: *Domain, ring: Ring, ch: *layout.Channel, index: u32, side: u32) void {
@@ -335,6 +347,34 @@ pub fn armRecv(d: *Domain, index: u32, side: u32) Error!bool {
     return flags & (layout.flag.reset | eofBit(1 - side) | goneBit(1 - side)) != 0;
 }
 
+pub const Received = union(enum) {
+    /// A message: its buffer id and length.
+    message: [2]u32,
+    /// Nothing yet: the ring is armed (and the node parked, if asked). `news`: something for
+    /// this node arrived meanwhile (this or another channel), so its events should be drained.
+    waiting: struct { news: bool },
+};
+
+/// Receives one message, or, if none is ready, arms the receive ring of `side` and (with
+/// `park`) parks this node: one call for what a waiting receiver does, since every call costs
+/// microseconds in a runtime woken from idle.
+pub fn recvWait(d: *Domain, index: u32, side: u32, park: bool) Error!Received {
+    var pair: [2]u32 = undefined;
+    for (0..2) |_| {
+        const got = recvMany(d, index, side, &pair) catch |err| switch (err) {
+            error.WouldBlock => 0,
+            else => return err,
+        };
+        if (got == 1) return .{ .message = pair };
+        // Ready once armed: a message (or a state change) slipped in before the arm.
+        if (try armRecv(d, index, side)) continue;
+        return .{ .waiting = .{ .news = park and d.park() } };
+    }
+    // Armed but still nothing to receive: a state change (close, reset) the caller's retry
+    // reports.
+    return .{ .waiting = .{ .news = true } };
+}
+
 /// Asks to be notified when the peer takes messages off the send ring of `side`. Returns true if
 /// fewer than `window` messages are already waiting there (0 means the ring's capacity).
 pub fn armSend(d: *Domain, index: u32, side: u32, window: u32) Error!bool {
@@ -391,10 +431,16 @@ fn releaseLabelled(d: *Domain, id: u32, label: u32) void {
 
 pub fn closeSide(d: *Domain, index: u32, side: u32, died: bool) void {
     const ch = d.channelAt(index);
-    var bits = goneBit(side) | eofBit(side);
-    if (died) bits |= layout.flag.reset;
-    const previous = @atomicRmw(u32, &ch.flags, .Or, bits, .acq_rel);
-    if (previous & goneBit(side) != 0) return;
+    // One compare-and-swap sets every bit at once, so that a reader never sees the end without
+    // the reset that comes with it; and a side that was closed before it died stays a clean end.
+    var previous = @atomicLoad(u32, &ch.flags, .acquire);
+    while (true) {
+        if (previous & goneBit(side) != 0) return;
+        var next = previous | goneBit(side) | eofBit(side);
+        if (died) next |= layout.flag.reset;
+        // Acq_rel: pairs with the acquire loads of the flags in `recvMany` and `sendMany`.
+        previous = @cmpxchgWeak(u32, &ch.flags, previous, next, .acq_rel, .acquire) orelse break;
+    }
     if (previous & goneBit(1 - side) != 0) {
         teardown(d, index);
     } else {

@@ -23,6 +23,8 @@ pub const Error = error{
     Full,
     Busy,
     HugepagesUnavailable,
+    /// The directory is too long for doorbell socket addresses (108 bytes with the file name).
+    PathTooLong,
     Io,
 };
 
@@ -50,24 +52,12 @@ pub const Options = struct {
     pub const Hugepages = enum(u32) { auto = 0, require = 1, never = 2 };
 };
 
-/// A small futex mutex for the threads of this process (the JS thread and the watcher).
-const Mutex = struct {
-    state: u32 = 0,
-
-    fn lock(m: *Mutex) void {
-        while (@cmpxchgWeak(u32, &m.state, 0, 1, .acquire, .monotonic) != null) {
-            // Contended: mark it and sleep until the holder wakes us.
-            while (@atomicRmw(u32, &m.state, .Xchg, 2, .acquire) != 0) {
-                sys.futexWait(&m.state, 2, std.time.ns_per_s);
-            }
-            return;
-        }
-    }
-
-    fn unlock(m: *Mutex) void {
-        // Release pairs with the acquire in `lock`.
-        if (@atomicRmw(u32, &m.state, .Xchg, 0, .release) == 2) sys.futexWake(&m.state, 1);
-    }
+/// A connection from this process to another node's doorbell socket, made on first use.
+const Bell = struct {
+    fd: sys.Fd = -1,
+    /// The node generation the connection was made for: a new process in the slot has a new
+    /// generation and a new socket, so the old connection is dropped.
+    generation: u32 = 0,
 };
 
 pub const Domain = struct {
@@ -81,7 +71,6 @@ pub const Domain = struct {
     backing: layout.Backing,
     node: u32,
     node_generation: u32,
-    control: Mutex = .{},
     cursors: [layout.class_count_max]u32 = .{ 0, 0, 0, 0 },
     channel_cursor: u32 = 0,
     dir: [path_bytes_max]u8 = undefined,
@@ -90,9 +79,12 @@ pub const Domain = struct {
     name_len: u32 = 0,
     io: [io_words]u32 = @splat(0),
     events: [layout.channel_max_limit]u32 = undefined,
-    watcher: ?*anyopaque = null,
     lock_path: [path_bytes_max]u8 = undefined,
     lock_path_len: u32 = 0,
+    /// Where doorbell sockets live: the lock file's directory, never a hugetlbfs mount.
+    bell_dir: [path_bytes_max]u8 = undefined,
+    bell_dir_len: u32 = 0,
+    bells: [layout.node_max_limit]Bell = @splat(.{}),
 
     pub fn setIdentity(d: *Domain, dir: []const u8, name: []const u8) void {
         assert(dir.len < path_bytes_max);
@@ -143,8 +135,10 @@ pub const Domain = struct {
         return @ptrCast(@alignCast(d.base + d.offsets.events_offset + @as(u64, node) * words * 8));
     }
 
+    /// Serialises the control plane (joins, leaves, clean-ups, services) between processes. A
+    /// handle is used by one thread, and two handles in one process are two open files whose
+    /// OFD locks exclude each other, so no thread mutex is needed beside it.
     pub fn lockControl(d: *Domain) void {
-        d.control.lock();
         sys.lockWait(d.fd, control_lock_byte) catch {
             // Only EDEADLK or EBADF can get here; both mean a bug, not a peer's doing.
             @panic("xio: cannot take the domain's control lock");
@@ -153,31 +147,135 @@ pub const Domain = struct {
 
     pub fn unlockControl(d: *Domain) void {
         sys.unlock(d.fd, control_lock_byte);
-        d.control.unlock();
     }
 
-    // Events. A notifier sets bit `chan` in the target node's bitmap, then the summary bit of that
-    // word, then rings the doorbell if the node's watcher is parked.
+    // Events and doorbells.
+    //
+    // A node learns of news through its event bitmap (bit c: channel c has news) and a summary
+    // word (bit w: event word w may have bits set). Its JS drains them when its event loop runs.
+    // While that loop may sleep, the node is `parked`, and a notifier wakes it by writing one byte
+    // to the node's doorbell socket, which the loop waits on like any socket: one thread woken.
+    //
+    // The protocol, for a node R (receiver) and a notifier N:
+    //
+    //     R: store parked = 1            N: OR the event bit, OR the summary bit
+    //     R: load summary (and pool)     N: swap parked with 0; if it was 1, write the byte
+    //
+    // Every access is seq_cst, so the four operations have one total order. Either R's store of
+    // `parked` comes before N's swap, and N sees 1 and rings; or N's swap comes first, and then
+    // N's OR of the summary came before it and R's load of the summary sees it, so R does not
+    // go to sleep (it drains instead). A wake-up is never lost. A ring never happens twice for
+    // one park: the swap hands it to exactly one notifier. R clears `parked` itself while it
+    // polls, so that busy notifiers make no system calls.
 
     pub fn notify(d: *Domain, node: u32, chan: u32) void {
         assert(chan < d.config.channel_max);
         if (node >= d.config.node_max) return; // read from shared memory: never trust it
         const words = d.eventWords(node);
         const word = chan / 64;
-        // seq_cst on all three: the watcher stores `sleeping` and then reads `summary`; we store
-        // the bits and then read `sleeping`. One of us sees the other, so no wake-up is lost.
+        // seq_cst: the notifier's half of the protocol above.
         _ = @atomicRmw(u64, &words[word], .Or, @as(u64, 1) << @intCast(chan % 64), .seq_cst);
         const target = d.nodeAt(node);
         _ = @atomicRmw(u64, &target.summary, .Or, @as(u64, 1) << @intCast(word), .seq_cst);
-        ringBell(target);
+        d.ring(node);
     }
 
     pub fn notifyPool(d: *Domain, node: u32) void {
         if (node >= d.config.node_max) return;
         const target = d.nodeAt(node);
-        // seq_cst for the same pairing as in `notify`.
+        // seq_cst: the notifier's half of the protocol described above `notify`.
         @atomicStore(u32, &target.pool_event, 1, .seq_cst);
-        ringBell(target);
+        d.ring(node);
+    }
+
+    /// Wakes node `index` through its doorbell socket if it is parked. See the protocol above
+    /// `notify`: the caller has published its news with seq_cst operations.
+    fn ring(d: *Domain, index: u32) void {
+        assert(index < d.config.node_max);
+        const target = d.nodeAt(index);
+        // seq_cst: pairs with the receiver's store of `parked` in `park`. The load first keeps a
+        // busy notifier off the line's exclusive state while the receiver is awake.
+        if (@atomicLoad(u32, &target.parked, .seq_cst) == 0) return;
+        if (@atomicRmw(u32, &target.parked, .Xchg, 0, .seq_cst) == 0) return;
+        if (d.bellSend(index)) return;
+        // Nobody heard it. Leave the node parked, so that the next notifier tries again; the
+        // node's own periodic drain (every few hundred ms) bounds the wait meanwhile.
+        @atomicStore(u32, &target.parked, 1, .seq_cst);
+    }
+
+    /// Writes the wake-up byte to node `index`'s doorbell, connecting first if needed. Returns
+    /// false if the doorbell cannot be reached now.
+    fn bellSend(d: *Domain, index: u32) bool {
+        const fd = d.bellFor(index) orelse return false;
+        switch (sys.sendByte(fd)) {
+            .sent => return true,
+            .broken => {
+                d.bellDrop(index);
+                // The node may have bound a new socket (a new process in the slot): one retry.
+                const again = d.bellFor(index) orelse return false;
+                return sys.sendByte(again) == .sent;
+            },
+        }
+    }
+
+    /// A connection to node `index`'s doorbell, made now if there is none for its current
+    /// process. Null if the node does not listen on one (yet, or any more).
+    fn bellFor(d: *Domain, index: u32) ?sys.Fd {
+        assert(index < d.config.node_max);
+        const node = d.nodeAt(index);
+        const status = @atomicLoad(u32, &node.status, .acquire);
+        if (layout.nodeStatusState(status) != .active) return null;
+        const generation = layout.nodeStatusGeneration(status);
+        const bell = &d.bells[index];
+        if (bell.fd >= 0 and bell.generation == generation) return bell.fd;
+        d.bellDrop(index);
+        // Acquire: pairs with the release in `bellReady`; the socket is bound and listening.
+        if (@atomicLoad(u32, &node.bell_ready, .acquire) == 0) return null;
+        var buffer: [path_bytes_max]u8 = undefined;
+        const path = d.bellPath(&buffer, index) orelse return null;
+        const fd = sys.unixConnect(path) orelse return null;
+        bell.* = .{ .fd = fd, .generation = generation };
+        return fd;
+    }
+
+    fn bellDrop(d: *Domain, index: u32) void {
+        const bell = &d.bells[index];
+        if (bell.fd >= 0) sys.close(bell.fd);
+        bell.* = .{};
+    }
+
+    /// Connects to node `index`'s doorbell ahead of any ring, so that the node sees this
+    /// process's death at once: the kernel closes the connection when a process dies.
+    pub fn bellTouch(d: *Domain, index: u32) void {
+        if (index >= d.config.node_max or index == d.node) return;
+        _ = d.bellFor(index);
+    }
+
+    /// The path of node `index`'s doorbell socket: `<dir>/.xio-<name>.<node>.bell`, or with the
+    /// name replaced by its hash when that would not fit in a socket address. Null if even that
+    /// does not fit (the open refused such a directory).
+    pub fn bellPath(d: *const Domain, buffer: *[path_bytes_max]u8, index: u32) ?[]const u8 {
+        return bellPathIn(buffer, d.bell_dir[0..d.bell_dir_len], d.name[0..d.name_len], index);
+    }
+
+    /// Marks this node parked: its event loop may sleep, and notifiers must ring its doorbell.
+    /// Returns true if news already waits (the caller should drain instead of sleeping).
+    pub fn park(d: *Domain) bool {
+        const me = d.nodeAt(d.node);
+        // seq_cst: the receiver's half of the protocol described above `notify`.
+        @atomicStore(u32, &me.parked, 1, .seq_cst);
+        return d.hasEvents();
+    }
+
+    /// Clears this node's parked flag while it polls: notifiers then make no system calls.
+    pub fn unpark(d: *Domain) void {
+        @atomicStore(u32, &d.nodeAt(d.node).parked, 0, .seq_cst);
+    }
+
+    /// Tells notifiers that this node listens on its doorbell socket.
+    pub fn bellReady(d: *Domain) void {
+        // Release: pairs with the acquire in `bellFor`.
+        @atomicStore(u32, &d.nodeAt(d.node).bell_ready, 1, .release);
     }
 
     /// Moves this node's pending events into `events` and returns how many channels have news.
@@ -295,7 +393,16 @@ pub const Domain = struct {
         const node = d.nodeAt(index);
         @atomicStore(u64, &node.summary, 0, .monotonic);
         @atomicStore(u32, &node.pool_event, 0, .monotonic);
-        @atomicStore(u32, &node.sleeping, 0, .monotonic);
+        @atomicStore(u32, &node.parked, 0, .monotonic);
+        @atomicStore(u32, &node.bell_ready, 0, .monotonic);
+        // Its doorbell socket goes with it. (Under the control lock, and before the slot is
+        // free: a later process in the slot binds its own socket only after joining.)
+        d.bellDrop(index);
+        var buffer: [path_bytes_max]u8 = undefined;
+        if (d.bellPath(&buffer, index)) |path| {
+            buffer[path.len] = 0;
+            sys.unlink(buffer[0..path.len :0]);
+        }
         for (0..d.config.class_count) |class| {
             const cls = &d.header().classes[class];
             const bit = @as(u64, 1) << @intCast(index % 64);
@@ -318,7 +425,8 @@ pub const Domain = struct {
             node.runtime = runtime;
             @atomicStore(u64, &node.summary, 0, .monotonic);
             @atomicStore(u32, &node.pool_event, 0, .monotonic);
-            @atomicStore(u32, &node.sleeping, 0, .monotonic);
+            @atomicStore(u32, &node.parked, 0, .monotonic);
+            @atomicStore(u32, &node.bell_ready, 0, .monotonic);
             const words = d.eventWords(index);
             for (0..d.config.channel_max / 64) |w| @atomicStore(u64, &words[w], 0, .monotonic);
             // Release: the fields above are set before anyone sees the slot as active.
@@ -350,12 +458,27 @@ fn labelEquals(expected: u32, label: u32) bool {
     return label == expected;
 }
 
-fn ringBell(target: *layout.Node) void {
-    if (@atomicLoad(u32, &target.sleeping, .seq_cst) == 0) return;
-    // The watcher compares `bell` with the value it read before parking; the bump makes its
-    // futex wait return (or not start).
-    _ = @atomicRmw(u32, &target.bell, .Add, 1, .seq_cst);
-    sys.futexWake(&target.bell, 1);
+/// `<dir>/.xio-<name>.<node>.bell`, or `<dir>/.xio-<16 hex digits>.<node>.bell` (a hash of the
+/// name) when the first does not fit in a socket address. Null if neither fits.
+fn bellPathIn(buffer: *[path_bytes_max]u8, dir: []const u8, name: []const u8, index: u32) ?[]const u8 {
+    assert(index < layout.node_max_limit);
+    const full = std.fmt.bufPrint(buffer, "{s}/.xio-{s}.{d}.bell", .{ dir, name, index }) catch null;
+    if (full) |path| if (path.len <= sys.unix_path_bytes_max) return path;
+    const hash = std.hash.Wyhash.hash(0, name);
+    const short = std.fmt.bufPrint(buffer, "{s}/.xio-{x:0>16}.{d}.bell", .{ dir, hash, index }) catch return null;
+    if (short.len > sys.unix_path_bytes_max) return null;
+    return short;
+}
+
+/// Removes the doorbell socket files of nodes `0..node_max` (left by processes that died).
+fn unlinkBells(dir: []const u8, name: []const u8, node_max: u32) void {
+    var buffer: [path_bytes_max]u8 = undefined;
+    var index: u32 = 0;
+    while (index < node_max) : (index += 1) {
+        const path = bellPathIn(&buffer, dir, name, index) orelse return;
+        buffer[path.len] = 0;
+        sys.unlink(buffer[0..path.len :0]);
+    }
 }
 
 /// Names become file names, so they are kept to a safe alphabet: letters, digits, '-', '_', '.'
@@ -483,6 +606,7 @@ fn removeIfOrphan(dir: []const u8, lock_dir: []const u8, name: []const u8) void 
     while (node < header.node_max) : (node += 1) {
         if (sys.lockHeld(fd, nodeLockByte(node))) return;
     }
+    unlinkBells(lock_dir, name, header.node_max);
     sys.unlink(path);
     sys.unlink(lock_path);
 }
@@ -501,6 +625,10 @@ pub fn open(name: []const u8, options: Options) Error!*Domain {
 
     var lock_buffer: [path_bytes_max]u8 = undefined;
     const lock_path = lockPath(&lock_buffer, candidates.lockDir(), name) catch return error.InvalidName;
+    var bell_buffer: [path_bytes_max]u8 = undefined;
+    if (bellPathIn(&bell_buffer, candidates.lockDir(), name, layout.node_max_limit - 1) == null) {
+        return error.PathTooLong;
+    }
     var attempts: u32 = 0;
     while (attempts < 64) : (attempts += 1) {
         const lock_fd = try openLockFile(lock_path, options.mode);
@@ -520,6 +648,9 @@ pub fn open(name: []const u8, options: Options) Error!*Domain {
         errdefer closeMapping(domain);
         @memcpy(domain.lock_path[0 .. lock_path.len + 1], lock_path.ptr[0 .. lock_path.len + 1]);
         domain.lock_path_len = @intCast(lock_path.len);
+        const bell_dir = candidates.lockDir();
+        @memcpy(domain.bell_dir[0..bell_dir.len], bell_dir);
+        domain.bell_dir_len = @intCast(bell_dir.len);
         domain.lockControl();
         defer domain.unlockControl();
         try domain.joinLocked(options.runtime);
@@ -777,6 +908,7 @@ fn newHandle(
 }
 
 fn closeMapping(domain: *Domain) void {
+    for (0..domain.bells.len) |index| domain.bellDrop(@intCast(index));
     sys.unmap(domain.base, domain.size);
     sys.close(domain.fd);
     std.heap.c_allocator.destroy(domain);

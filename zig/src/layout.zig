@@ -5,7 +5,7 @@
 //!     +--------------------+ 0
 //!     | Header             | 4 KiB: identity, sizes, offsets, counters, size classes
 //!     +--------------------+ nodes_offset
-//!     | Node[node_max]     | one per attached process: status, doorbell, event summary
+//!     | Node[node_max]     | one per attached process: status, parked flag, event summary
 //!     +--------------------+ events_offset
 //!     | event bitmaps      | node_max x channel_max bits: "channel c has news for you"
 //!     +--------------------+ services_offset
@@ -24,7 +24,8 @@ const std = @import("std");
 const assert = std.debug.assert;
 
 pub const magic: u64 = 0x314e_4d4f_444f_4958; // "XIODOMN1", little endian
-pub const version: u32 = 1;
+/// 2: nodes are woken through doorbell sockets (`Node.parked`), no longer through a futex.
+pub const version: u32 = 2;
 
 /// Two cache lines: adjacent-line prefetchers pull pairs of 64-byte lines, so shared indices that
 /// different cores write are kept 128 bytes apart.
@@ -115,9 +116,12 @@ pub const Node = extern struct {
     pid: u32,
     runtime: u32,
     _reserved0: [line_bytes - 12]u8,
-    /// The doorbell: a futex word that notifiers bump when `sleeping` says the watcher parked.
-    bell: u32,
-    sleeping: u32,
+    /// 1 while the node's event loop may be asleep and wants its doorbell socket rung for news.
+    /// The notifier that swaps it back to 0 writes the one byte that wakes it (see
+    /// `Domain.notify` for the protocol).
+    parked: u32,
+    /// 1 once the node listens on its doorbell socket: before that, nobody connects to it.
+    bell_ready: u32,
     /// Set when a buffer this node waited for was released.
     pool_event: u32,
     _reserved1: u32,
@@ -189,7 +193,12 @@ pub const RingHeader = extern struct {
     _reserved1: [line_bytes - 8]u8,
     consumer_waiting: u32,
     producer_waiting: u32,
-    _reserved2: [line_bytes - 8]u8,
+    /// When the producer last woke the waiting consumer, that is when the news it waited for
+    /// arrived, however late the consumer woke up: the bits of an f64 of CLOCK_MONOTONIC
+    /// nanoseconds, so that JS reads it as a Float64Array. A hint for the consumer's polling,
+    /// never trusted for anything else.
+    notified_at: u64,
+    _reserved2: [line_bytes - 16]u8,
 };
 
 /// A descriptor: the buffer id in the high half, the message length in the low half.
@@ -330,12 +339,13 @@ comptime {
     assert(@offsetOf(Header, "classes") == 2 * line_bytes);
     assert(@sizeOf(Class) == line_bytes);
     assert(@sizeOf(Node) == 2 * line_bytes);
-    assert(@offsetOf(Node, "bell") == line_bytes);
+    assert(@offsetOf(Node, "parked") == line_bytes);
     assert(@sizeOf(Service) == line_bytes);
     assert(@sizeOf(Channel) == line_bytes);
     assert(@sizeOf(RingHeader) == 3 * line_bytes);
     assert(@offsetOf(RingHeader, "head") == line_bytes);
     assert(@offsetOf(RingHeader, "consumer_waiting") == 2 * line_bytes);
+    assert(@offsetOf(RingHeader, "notified_at") == 2 * line_bytes + 8);
     assert(@sizeOf(Descriptor) == 8);
     assert(channel_max_limit / 64 <= 64); // one summary bit per event word
 }

@@ -6,7 +6,6 @@ const std = @import("std");
 const layout = @import("layout.zig");
 const domain_mod = @import("domain.zig");
 const channel = @import("channel.zig");
-const watcher = @import("watcher.zig");
 const sys = @import("sys.zig");
 const Domain = domain_mod.Domain;
 
@@ -35,6 +34,7 @@ pub const Status = enum(i32) {
     invalid_name = -21,
     invalid_config = -22,
     hugepages_unavailable = -23,
+    path_too_long = -24,
 };
 
 fn code(status: Status) i32 {
@@ -72,6 +72,7 @@ fn domainCode(err: domain_mod.Error) i32 {
         error.Full => .full,
         error.Busy => .busy,
         error.HugepagesUnavailable => .hugepages_unavailable,
+        error.PathTooLong => .path_too_long,
         error.Io => .io,
     });
 }
@@ -129,9 +130,8 @@ export fn xio_open(
     return d;
 }
 
-/// Leaves the domain and frees the handle. The watcher lets go of it first.
+/// Leaves the domain and frees the handle.
 export fn xio_close(d: *Domain) void {
-    watcher.unwatch(d);
     domain_mod.leave(d);
 }
 
@@ -364,22 +364,69 @@ export fn xio_take_events(d: *Domain) i32 {
     return @intCast(d.takeEvents());
 }
 
-export fn xio_watch(d: *Domain, callback: watcher.Callback, spin_ns: u32) i32 {
-    const token = watcher.watch(d, callback, spin_ns) orelse return code(.full);
-    return @intCast(token);
+/// Marks this node parked (its event loop may sleep; notifiers ring its doorbell socket).
+/// Returns 1 if news already waits, so that the caller drains instead of sleeping.
+export fn xio_park(d: *Domain) i32 {
+    return @intFromBool(d.park());
 }
 
-export fn xio_unwatch(d: *Domain) void {
-    watcher.unwatch(d);
+/// Clears this node's parked flag while JS polls, so that notifiers make no system calls.
+export fn xio_unpark(d: *Domain) void {
+    d.unpark();
 }
 
-/// Whether JS has waiters that need callbacks (1) or not (0).
-export fn xio_want(on: u32) void {
-    watcher.want(on != 0);
+/// 1 if this node has news (channel events or a released buffer it waited for), else 0.
+export fn xio_has_events(d: *Domain) i32 {
+    return @intFromBool(d.hasEvents());
 }
 
-export fn xio_ack() void {
-    watcher.ack();
+/// Writes the path of this node's doorbell socket to `out` (no terminating zero). Returns its
+/// length, or `invalid` if `len` is too small.
+export fn xio_bell_path(d: *Domain, out: [*]u8, len: u32) i32 {
+    var buffer: [domain_mod.path_bytes_max]u8 = undefined;
+    const path = d.bellPath(&buffer, d.node) orelse return code(.path_too_long);
+    if (path.len > len) return code(.invalid);
+    @memcpy(out[0..path.len], path);
+    return @intCast(path.len);
+}
+
+/// CLOCK_MONOTONIC in nanoseconds (cheaper than Deno's `performance.now()`).
+export fn xio_now_ns() f64 {
+    return @floatFromInt(sys.nowNs());
+}
+
+/// Receives one message as `xio_recv` does; if none is ready, arms the receive ring and, with
+/// `park` = 1, parks this node. Returns the buffer id (length in `io[0]`), or `would_block`
+/// once waiting, with `io[1]` = 1 if news arrived meanwhile (drain the events), or a status.
+export fn xio_recv_wait(d: *Domain, chan: u32, side: u32, park: u32) i32 {
+    const received = channel.recvWait(d, chan, side, park != 0) catch |err| return channelCode(err);
+    switch (received) {
+        .message => |pair| {
+            d.io[0] = pair[1];
+            return @intCast(pair[0]);
+        },
+        .waiting => |waiting| {
+            d.io[1] = @intFromBool(waiting.news);
+            return code(.would_block);
+        },
+    }
+}
+
+/// The byte offset of this node's slot in the mapping (see layout.zig, `Node`).
+export fn xio_node_offset(d: *Domain) f64 {
+    return @floatFromInt(d.offsets.nodes_offset + @as(u64, d.node) * @sizeOf(layout.Node));
+}
+
+/// The byte offset of the header of ring `direction` of channel `chan` in the mapping.
+export fn xio_ring_offset(d: *Domain, chan: u32, direction: u32) f64 {
+    if (chan >= d.config.channel_max or direction > 1) return @floatFromInt(code(.invalid));
+    return @floatFromInt(d.offsets.rings_offset + @as(u64, chan) * d.offsets.ring_pair_bytes +
+        direction * layout.ringBytes(d.config.ring_capacity));
+}
+
+/// Tells notifiers that this node now listens on its doorbell socket.
+export fn xio_bell_ready(d: *Domain) void {
+    d.bellReady();
 }
 
 /// Gives the core to another runnable thread, if any (sched_yield). Busy-polling loops call it

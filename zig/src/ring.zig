@@ -38,6 +38,7 @@ pub const Ring = struct {
         @atomicStore(u32, &ring.header.head_cache, 0, .monotonic);
         @atomicStore(u32, &ring.header.consumer_waiting, 0, .monotonic);
         @atomicStore(u32, &ring.header.producer_waiting, 0, .monotonic);
+        @atomicStore(u64, &ring.header.notified_at, 0, .monotonic);
         // Pairs with the acquire in the claim of a channel slot: the next owners see zeroes.
         @atomicStore(u32, &ring.header.head, 0, .release);
     }

@@ -1,5 +1,5 @@
-//! Everything Linux-specific lives here: files, mappings, OFD locks, futexes, clocks and the
-//! hugetlbfs probe. The rest of the core only calls these functions, so a port to another OS
+//! Everything Linux-specific lives here: files, mappings, OFD locks, futexes, doorbell sockets,
+//! clocks and the hugetlbfs probe. The rest of the core only calls these functions, so a port to another OS
 //! replaces this one file.
 
 const std = @import("std");
@@ -171,42 +171,11 @@ pub fn futexWake(word: *const u32, waiters_max: u32) void {
     _ = linux.futex_3arg(word, .{ .cmd = .WAKE, .private = false }, waiters_max);
 }
 
-/// The same for words that only this process's threads use.
-pub fn futexWaitPrivate(word: *const u32, expected: u32, timeout_ns: u64) void {
-    const ts: linux.timespec = .{
-        .sec = @intCast(timeout_ns / std.time.ns_per_s),
-        .nsec = @intCast(timeout_ns % std.time.ns_per_s),
-    };
-    _ = linux.futex_4arg(word, .{ .cmd = .WAIT, .private = true }, expected, &ts);
-}
-
-pub fn futexWakePrivate(word: *const u32) void {
-    _ = linux.futex_3arg(word, .{ .cmd = .WAKE, .private = true }, std.math.maxInt(i32));
-}
-
-/// Sleeps until any of `waiters` is woken or differs from its expected value, or until the
-/// CLOCK_MONOTONIC time `deadline_ns`. Each waiter says whether its word is private.
-pub fn futexWaitMany(waiters: []const linux.futex2_waitone, deadline_ns: u64) void {
-    assert(waiters.len > 0);
-    assert(waiters.len <= linux.FUTEX2_WAITONE_MAX);
-    const deadline: linux.kernel_timespec = .{
-        .sec = @intCast(deadline_ns / std.time.ns_per_s),
-        .nsec = @intCast(deadline_ns % std.time.ns_per_s),
-    };
-    const rc = linux.futex2_waitv(waiters.ptr, @intCast(waiters.len), .{}, &deadline, .MONOTONIC);
-    if (linux.errno(rc) == .NOSYS) {
-        // Kernels before 5.16: wait on the first word with a short timeout and let the caller's
-        // loop poll the rest.
-        const first: *const u32 = @ptrFromInt(waiters[0].uaddr);
-        const now = nowNs();
-        const timeout = if (deadline_ns > now) @min(deadline_ns - now, std.time.ns_per_ms) else 1;
-        futexWait(first, @intCast(waiters[0].val), timeout);
-    }
-}
-
+/// CLOCK_MONOTONIC in nanoseconds. Through libc, whose clock_gettime uses the vDSO: Zig's own
+/// finds no vDSO in a library loaded by a non-Zig program and makes a system call each time.
 pub fn nowNs() u64 {
-    var ts: linux.timespec = undefined;
-    _ = linux.clock_gettime(.MONOTONIC, &ts);
+    var ts: std.c.timespec = undefined;
+    _ = std.c.clock_gettime(.MONOTONIC, &ts);
     return @as(u64, @intCast(ts.sec)) * std.time.ns_per_s + @as(u64, @intCast(ts.nsec));
 }
 
@@ -217,18 +186,6 @@ pub fn getpid() u32 {
 /// Gives the core to another runnable thread, if any, and returns at once otherwise.
 pub fn yield() void {
     _ = linux.sched_yield();
-}
-
-pub fn spinHint() void {
-    std.atomic.spinLoopHint();
-}
-
-pub fn sleepNs(duration_ns: u64) void {
-    const ts: linux.timespec = .{
-        .sec = @intCast(duration_ns / std.time.ns_per_s),
-        .nsec = @intCast(duration_ns % std.time.ns_per_s),
-    };
-    _ = linux.nanosleep(&ts, null);
 }
 
 pub fn writable(path: [*:0]const u8) bool {
@@ -319,20 +276,59 @@ pub fn forEachEntry(path: [*:0]const u8, context: anytype, comptime visit: fn (@
     }
 }
 
-const DlInfo = extern struct {
-    fname: ?[*:0]const u8,
-    fbase: ?*anyopaque,
-    sname: ?[*:0]const u8,
-    saddr: ?*anyopaque,
-};
-extern "c" fn dladdr(address: *const anyopaque, info: *DlInfo) c_int;
+// Doorbell sockets. Each node's runtime listens on a UNIX stream socket with its own event loop
+// (Deno.listen, Bun.listen); a notifier writes one byte to it, which wakes that event loop
+// directly: one thread woken, as for any socket. These are the notifier's side.
 
-/// Marks the shared object that contains `address` as never to be unloaded. The watcher thread
-/// runs our code for the rest of the process's life; if the runtime closed the library (Deno does
-/// at exit), that code would vanish under the thread.
-pub fn pinLibrary(address: *const anyopaque) bool {
-    var info: DlInfo = undefined;
-    if (dladdr(address, &info) == 0) return false;
-    const path = info.fname orelse return false;
-    return std.c.dlopen(path, .{ .NOW = true, .NOLOAD = true, .NODELETE = true }) != null;
+/// The longest path a `sockaddr_un` holds, without its terminating zero.
+pub const unix_path_bytes_max = 107;
+
+/// Connects a non-blocking, close-on-exec stream socket to the UNIX socket at `path`. Null when
+/// nobody listens there, or its backlog is full (the caller tries again at its next ring).
+pub fn unixConnect(path: []const u8) ?Fd {
+    assert(path.len > 0);
+    if (path.len > unix_path_bytes_max) return null;
+    var address: linux.sockaddr.un = .{ .path = @splat(0) };
+    @memcpy(address.path[0..path.len], path);
+    const rc = linux.socket(linux.AF.UNIX, linux.SOCK.STREAM | linux.SOCK.NONBLOCK | linux.SOCK.CLOEXEC, 0);
+    if (linux.errno(rc) != .SUCCESS) return null;
+    const fd: Fd = @intCast(rc);
+    const length: linux.socklen_t = @intCast(@offsetOf(linux.sockaddr.un, "path") + path.len + 1);
+    while (true) {
+        switch (linux.errno(linux.connect(fd, &address, length))) {
+            .SUCCESS => return fd,
+            .INTR => continue,
+            // AGAIN: the listener's backlog is full. NOENT, CONNREFUSED: nobody listens (the node
+            // has not bound its doorbell yet, or it is gone). ACCES: not ours to ring. Any other
+            // errno is equally a doorbell we cannot use now; the caller copes with a silent bell.
+            else => {
+                close(fd);
+                return null;
+            },
+        }
+    }
+}
+
+pub const SendResult = enum {
+    /// The byte is in the socket (or the socket already holds unread bytes: the peer will wake).
+    sent,
+    /// The connection is gone: the peer closed it or died.
+    broken,
+};
+
+/// Writes one byte to a connected doorbell socket without waiting and without SIGPIPE.
+pub fn sendByte(fd: Fd) SendResult {
+    assert(fd >= 0);
+    const byte = [1]u8{'!'};
+    while (true) {
+        const rc = linux.sendto(fd, &byte, 1, linux.MSG.DONTWAIT | linux.MSG.NOSIGNAL, null, 0);
+        switch (linux.errno(rc)) {
+            .SUCCESS => return .sent,
+            .INTR => continue,
+            // The socket buffer is full of bytes the peer has not read: it has a wake-up pending.
+            .AGAIN => return .sent,
+            // PIPE, CONNRESET, NOTCONN, BADF: the peer's end is closed.
+            else => return .broken,
+        }
+    }
 }
