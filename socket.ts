@@ -53,6 +53,8 @@ export interface SocketOptions {
   poll?: PollMode;
 }
 
+/** The most a default reader of `readable` gets in one chunk. */
+const READ_CHUNK_MAX = 1 << 20;
 /** The largest piece a write is cut into: one 64 KiB buffer. */
 const CHUNK_MAX = 65536;
 /**
@@ -140,6 +142,8 @@ export async function connect(options: SocketOptions): Promise<Conn> {
 }
 
 let createConn: (domain: Domain, channel: Channel, local: XioAddr, remote: XioAddr) => Conn;
+/** The connection behind each `writable`, for pipes that move buffers instead of bytes. */
+const writableConn = new WeakMap<WritableStream<Uint8Array>, Conn>();
 let spillConn: (conn: Conn) => void;
 /** The open connections of each domain handle, for `spillAll`. */
 const open = new WeakMap<Domain, Set<Conn>>();
@@ -190,6 +194,8 @@ export class Conn implements Disposable {
   #domain: Domain;
   #reading: Promise<unknown> | undefined;
   #readable: ReadableStream<Uint8Array> | undefined;
+  /** Whether `readable` was ever pulled (a fast pipe is only for a stream never read). */
+  #streamPulled = false;
   #writable: WritableStream<Uint8Array> | undefined;
 
   static {
@@ -213,11 +219,13 @@ export class Conn implements Disposable {
    */
   read(p: Uint8Array): Promise<number | null> {
     if (this.#closed) return Promise.reject(this.#closedError());
-    // Reads are served one at a time, in order, like a socket's.
+    return this.#inOrder(() => this.#read(p));
+  }
+
+  /** Runs `read` after the reads before it: reads are served one at a time, like a socket's. */
+  #inOrder<T>(read: () => Promise<T>): Promise<T> {
     const previous = this.#reading;
-    const result = previous === undefined
-      ? this.#read(p)
-      : previous.then(() => this.#read(p), () => this.#read(p));
+    const result = previous === undefined ? read() : previous.then(read, read);
     const settled = result.then(() => {}, () => {});
     this.#reading = settled;
     settled.then(() => {
@@ -226,23 +234,30 @@ export class Conn implements Disposable {
     return result;
   }
 
-  async #read(p: Uint8Array): Promise<number | null> {
-    const ready = this.tryRead(p);
-    if (ready !== undefined) return ready;
+  /**
+   * Waits for the next message and makes it the current one, or marks the end of the stream.
+   * The read stays marked in progress until the message is stored, so that a spill (which takes
+   * messages of connections nobody reads) cannot slip the next message in ahead of it.
+   */
+  async #receiveCurrent(): Promise<void> {
     this.#receiving = true;
-    let message: SharedBuffer | null;
     try {
-      message = await this.#channel.recv();
+      const message = await this.#channel.recv();
+      if (message === null) this.#eof = true;
+      else {
+        this.#current = message;
+        this.#offset = 0;
+      }
     } finally {
       this.#receiving = false;
     }
-    if (message === null) {
-      this.#eof = true;
-      return this.tryRead(p) ?? null;
-    }
-    this.#current = message;
-    this.#offset = 0;
-    return this.tryRead(p) ?? 0;
+  }
+
+  async #read(p: Uint8Array): Promise<number | null> {
+    const ready = this.tryRead(p);
+    if (ready !== undefined) return ready;
+    await this.#receiveCurrent();
+    return this.tryRead(p) ?? (this.#eof ? null : 0);
   }
 
   /**
@@ -463,13 +478,48 @@ export class Conn implements Disposable {
     if (this.#failure !== undefined) throw this.#failure;
   }
 
-  /** The bytes the peer sends, as a byte stream (BYOB readers work). */
+  /**
+   * The bytes the peer sends, as a byte stream. A BYOB reader reads into its own buffers; a
+   * default reader (`for await`, `pipeTo`, `pipeThrough`) gets each time what has arrived, up
+   * to 1 MiB, as one new chunk: one copy out of shared memory and one chunk for many messages.
+   */
   get readable(): ReadableStream<Uint8Array> {
-    return this.#readable ??= new ReadableStream({
+    if (this.#readable !== undefined) return this.#readable;
+    const stream = this.#readable = this.#byteStream();
+    // `conn.readable.pipeTo(other.writable)` between two connections of one domain handle moves
+    // the shared buffers themselves: a proxy or an echo copies nothing. Anything else takes the
+    // standard pipe.
+    const standard = stream.pipeTo;
+    Object.defineProperty(stream, "pipeTo", {
+      configurable: true,
+      writable: true,
+      value: (destination: WritableStream<Uint8Array>, options?: StreamPipeOptions): Promise<void> => {
+        const target = writableConn.get(destination);
+        // Only a stream that was never read: otherwise its queue may hold bytes already taken.
+        if (
+          target === undefined || target.#domain !== this.#domain || options?.signal !== undefined ||
+          this.#streamPulled
+        ) {
+          return standard.call(stream, destination, options);
+        }
+        return this.#pipe(stream, target, destination, options ?? {});
+      },
+    });
+    return stream;
+  }
+
+  #byteStream(): ReadableStream<Uint8Array> {
+    return new ReadableStream({
       type: "bytes",
-      autoAllocateChunkSize: CHUNK_MAX,
       pull: async (controller) => {
-        const request = controller.byobRequest!;
+        this.#streamPulled = true;
+        const request = controller.byobRequest;
+        if (request === null) {
+          const chunk = await this.#readChunk();
+          if (chunk === null) controller.close();
+          else controller.enqueue(chunk);
+          return;
+        }
         const view = request.view!;
         const n = await this.read(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
         if (n === null) {
@@ -483,9 +533,60 @@ export class Conn implements Disposable {
     });
   }
 
+  /**
+   * What has arrived, up to READ_CHUNK_MAX bytes, in one new buffer; waits for at least one
+   * byte. Null at end of stream. Served in order with `read` calls.
+   */
+  #readChunk(): Promise<Uint8Array<ArrayBuffer> | null> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    return this.#inOrder(async () => {
+      if (this.#current === null && this.#spilledBytes === 0 && !this.#eof) await this.#receiveCurrent();
+      const current = this.#current;
+      let size = this.#spilledBytes + (current === null ? 0 : current.length - this.#offset);
+      // Every message that is already here joins the chunk, up to the limit.
+      const more: SharedBuffer[] = [];
+      let next: SharedBuffer | null = null;
+      while (size < READ_CHUNK_MAX && !this.#eof) {
+        const message = this.#channel.tryRecv();
+        if (message === undefined) break;
+        if (message === null) {
+          this.#eof = true;
+          break;
+        }
+        if (size + message.length > READ_CHUNK_MAX) {
+          next = message;
+          break;
+        }
+        more.push(message);
+        size += message.length;
+      }
+      if (size === 0) return null; // end of stream
+      const out = new Uint8Array(size);
+      let at = 0;
+      for (const part of this.#spilled) {
+        out.set(part, at);
+        at += part.length;
+      }
+      this.#spilled.length = 0;
+      this.#spilledBytes = 0;
+      if (current !== null) {
+        at += current.copyTo(out.subarray(at), this.#offset);
+        current.release();
+      }
+      for (const message of more) {
+        at += message.copyTo(out.subarray(at));
+        message.release();
+      }
+      this.#current = next;
+      this.#offset = 0;
+      return out;
+    });
+  }
+
   /** A sink for bytes to send. Closing it half-closes the connection (`closeWrite`). */
   get writable(): WritableStream<Uint8Array> {
-    return this.#writable ??= new WritableStream({
+    if (this.#writable !== undefined) return this.#writable;
+    const stream = this.#writable = new WritableStream({
       write: async (chunk) => {
         await this.write(chunk);
       },
@@ -494,6 +595,109 @@ export class Conn implements Disposable {
       },
       abort: () => this.close(),
     });
+    writableConn.set(stream, this);
+    return stream;
+  }
+
+  /**
+   * `pipeTo` from this connection to `target` (same domain handle): each message received is sent
+   * on as it is, with no copy. The streams are locked meanwhile, and the options mean what they
+   * mean for any pipe: the end closes `target` (unless `preventClose`), a read error aborts it
+   * (unless `preventAbort`), a write error cancels this side (unless `preventCancel`).
+   */
+  async #pipe(
+    source: ReadableStream<Uint8Array>,
+    target: Conn,
+    destination: WritableStream<Uint8Array>,
+    options: StreamPipeOptions,
+  ): Promise<void> {
+    const reader = source.getReader(); // throws (so the pipe rejects) if locked, as pipeTo does
+    let writer: WritableStreamDefaultWriter<Uint8Array>;
+    try {
+      writer = destination.getWriter();
+    } catch (error) {
+      reader.releaseLock();
+      throw error;
+    }
+    writer.releaseLock(); // the pipe writes through the connection; the lock is held below
+    const held = destination.getWriter();
+    try {
+      for (;;) {
+        let message: SharedBuffer | null;
+        try {
+          message = await this.#inOrder(() => this.#nextMessage());
+        } catch (error) {
+          if (!options.preventAbort) await held.abort(error).catch(() => {});
+          throw error;
+        }
+        if (message === null) {
+          if (!options.preventClose) await held.close();
+          return;
+        }
+        try {
+          await target.#forward(message);
+        } catch (error) {
+          if (!options.preventCancel) this.close();
+          throw error;
+        }
+      }
+    } finally {
+      reader.releaseLock();
+      held.releaseLock();
+    }
+  }
+
+  /**
+   * The next whole message for a pipe, or null at the end. Bytes this side holds already (spilled,
+   * or the rest of a message partly read) come first, as a message of their own.
+   */
+  async #nextMessage(): Promise<SharedBuffer | null> {
+    this.#checkOpen();
+    if (this.#spilledBytes > 0 || this.#current !== null) {
+      const size = Math.min(CHUNK_MAX, this.#spilledBytes + (this.#current?.length ?? 0) - this.#offset);
+      const buffer = await this.#channel.alloc(size);
+      const n = this.tryRead(buffer.capacityBytes.subarray(0, size)) ?? 0;
+      buffer.length = n;
+      return buffer;
+    }
+    if (this.#eof) return null;
+    await this.#receiveCurrent();
+    const message = this.#current;
+    this.#current = null;
+    return message;
+  }
+
+  /** Sends a message received on another connection of this domain, after the writes before it. */
+  #forward(message: SharedBuffer): Promise<void> {
+    try {
+      this.#checkWritable();
+    } catch (error) {
+      message.release();
+      return Promise.reject(error);
+    }
+    const previous = this.#writing;
+    const writing = (async () => {
+      try {
+        if (previous !== undefined) await previous;
+        while (this.#overflow.length > 0) await this.#flushed();
+        const channel = this.#channel;
+        while (channel.unreceived() >= this.#window()) {
+          this.#throwIfFailed();
+          this.#checkOpen();
+          await channel.waitUnreceived(this.#window());
+        }
+        await channel.send(message);
+      } catch (error) {
+        if (message.owned) message.release();
+        throw error;
+      }
+    })();
+    const settled = writing.catch(() => {});
+    this.#writing = settled;
+    settled.then(() => {
+      if (this.#writing === settled) this.#writing = undefined;
+    });
+    return writing;
   }
 
   /**
