@@ -4,6 +4,9 @@
  * Benchmarks only; the library never uses this.
  */
 
+import net from "node:net";
+import { Duplex } from "node:stream";
+
 export type Transport = "unix" | "tcp";
 
 export interface EchoServer {
@@ -32,6 +35,57 @@ export function connect(
   size: number,
 ): Promise<PingPongClient> {
   return isBun ? bunClient(transport, address, size) : denoClient(transport, address, size);
+}
+
+/**
+ * Pushes `total` bytes in `chunk`-byte writes through the UNIX-socket echo at `address` and reads
+ * them all back at the same time, through Web Streams, as code written for Deno.Conn does: a
+ * `Deno.Conn`'s own in Deno, a node:net socket's (Duplex.toWeb) in Bun, whose own sockets have
+ * none. Resolves to the seconds it took.
+ */
+export async function pipeThrough(
+  address: EchoServer["address"],
+  chunk: number,
+  total: number,
+): Promise<number> {
+  if (!isBun) {
+    return await streamThrough(await Deno.connect({ transport: "unix", path: address.path! }), chunk, total);
+  }
+  const socket = net.connect(address.path!);
+  await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  const { readable, writable } = Duplex.toWeb(socket);
+  const seconds = await streamThrough(
+    { readable: readable as ReadableStream<Uint8Array>, writable: writable as WritableStream<Uint8Array> },
+    chunk,
+    total,
+  );
+  socket.destroy();
+  return seconds;
+}
+
+/** Writes and reads back `total` bytes through `conn`'s Web Streams; the seconds it took. */
+export async function streamThrough(
+  conn: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> },
+  chunk: number,
+  total: number,
+): Promise<number> {
+  const payload = new Uint8Array(chunk).fill(7);
+  const started = performance.now();
+  const reading = (async () => {
+    let got = 0;
+    for await (const part of conn.readable) {
+      got += part.length;
+      if (got >= total) break;
+    }
+    return got;
+  })();
+  const writer = conn.writable.getWriter();
+  for (let sent = 0; sent < total; sent += chunk) await writer.write(payload);
+  const got = await reading;
+  const seconds = (performance.now() - started) / 1000;
+  if (got < total) throw new Error(`echo returned ${got} of ${total} bytes`);
+  writer.releaseLock();
+  return seconds;
 }
 
 // Deno

@@ -47,6 +47,17 @@ export function run(
   }
 }
 
+const suiteStarted = performance.now();
+/** One line of progress on stderr, with the time since the suite started. */
+export function progress(line: string): void {
+  const seconds = Math.round((performance.now() - suiteStarted) / 1000);
+  process.stderr.write(
+    `[${String(Math.floor(seconds / 60)).padStart(2, "0")}:${
+      String(seconds % 60).padStart(2, "0")
+    }] ${line}\n`,
+  );
+}
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];

@@ -13,7 +13,7 @@
 import process from "node:process";
 import { unlinkSync } from "node:fs";
 import { fetch as xioFetch, socketDomain } from "../mod.ts";
-import { Peer, percentile, runtimeName, tempName } from "./_proc.ts";
+import { Peer, percentile, ready, runtimeName, tempName } from "./_proc.ts";
 
 const clientMode = process.argv[2] === "client";
 const args = process.argv.slice(clientMode ? 3 : 2);
@@ -29,19 +29,6 @@ const WARMUP_MS = 300;
 const payload = new Uint8Array(size).fill(7);
 // GET answers "ok"; POST answers the body's length in bytes, as text.
 const expected = method === "POST" ? String(size) : "ok";
-
-/** The peer's ready line; throws if the peer exits first (instead of waiting forever). */
-function ready<T>(peer: Peer): Promise<T> {
-  return Promise.race([
-    peer.json<T>(),
-    new Promise<never>((_, reject) =>
-      peer.child.once(
-        "exit",
-        (code) => reject(new Error(`${peer.child.spawnargs.join(" ")} exited (${code}) before it answered`)),
-      )
-    ),
-  ]);
-}
 
 /** How one request is made against the peer at `address` (a domain, a port or a socket path). */
 function requester(address: string): () => Promise<Response> {

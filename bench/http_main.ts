@@ -6,8 +6,7 @@
  * against one server, more processes than this machine has cores, where a busy-polling
  * transport could starve its own peers. Writes bench/results/http.json and http.md.
  */
-import process from "node:process";
-import { machine, median, options, report, run, type Target, targetTable } from "./_suite.ts";
+import { machine, median, options, progress, report, run, type Target, targetTable } from "./_suite.ts";
 
 const { rounds, runtimes, quick } = options();
 const seconds = quick ? 1 : 2;
@@ -70,11 +69,14 @@ for (let round = 0; round < rounds; round++) {
       s.req_per_s.push(Number(r.req_per_s));
       s.p50_ms.push(Number(r.p50_ms));
       s.p99_ms.push(Number(r.p99_ms));
-      process.stderr.write(".");
+      progress(
+        `round ${round + 1}/${rounds} ${runtime} ${key(v, v.transport)}: ${
+          Math.round(Number(r.req_per_s))
+        } req/s`,
+      );
     }
   }
 }
-process.stderr.write("\n");
 
 const fmt = (x: number) => (x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0));
 const lines: string[] = [];

@@ -5,21 +5,10 @@
  * /proc/<pid>/task/<tid>/schedstat over the window. Prints one JSON line.
  */
 import process from "node:process";
-import { readdirSync, readFileSync } from "node:fs";
 import { Domain } from "../mod.ts";
-import { Peer, runtimeName, tempName } from "./_proc.ts";
+import { cpuNs, Peer, runtimeName, tempName } from "./_proc.ts";
 
 const seconds = Number(process.argv[2] ?? 5);
-
-function cpuNs(pid: number): number {
-  let total = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
-    } catch { /* the thread ended */ }
-  }
-  return total;
-}
 
 const name = tempName("bench-idle");
 using domain = Domain.open({ name });

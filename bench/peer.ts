@@ -4,18 +4,39 @@
  *   peer.ts echo      xio|xsock|unix|tcp <domain-or-path> [poll]   echo every message (or byte)
  *   peer.ts sink      xio|xsock|unix|tcp <domain-or-path> [poll]   consume what arrives
  *   peer.ts idle      xio <domain>                           one event-mode endpoint waiting
+ *   peer.ts pipe      xsock|unix <domain-or-path>            echo with readable.pipeTo(writable)
  *
  * It prints one JSON line when ready (with the address to use), and sink prints one more at EOF.
  */
 import process from "node:process";
 import { Domain, listen, type PollMode, type SharedBuffer } from "../mod.ts";
 import { startEcho, type Transport } from "./_net.ts";
+import { runtimeName } from "./_proc.ts";
+import net from "node:net";
+import { Duplex } from "node:stream";
 
 const [role, transport, where, pollArg] = process.argv.slice(2);
 const poll = (pollArg ?? "event") as PollMode;
 const print = (value: unknown) => console.log(JSON.stringify(value));
 
-if (transport === "xsock") {
+if (role === "pipe" && transport === "unix" && runtimeName === "deno") {
+  // The runtime's own socket, echoing through its Web Streams.
+  const listener = Deno.listen({ transport: "unix", path: where });
+  print({ ready: true, path: where });
+  for await (const conn of listener) conn.readable.pipeTo(conn.writable).catch(() => {});
+} else if (role === "pipe" && transport === "unix") {
+  // Bun's own sockets have no Web Streams: a node:net socket made into them (Duplex.toWeb).
+  const server = net.createServer((socket) => {
+    const { readable, writable } = Duplex.toWeb(socket);
+    readable.pipeTo(writable as WritableStream<Uint8Array>).catch(() => {});
+  });
+  server.listen(where, () => print({ ready: true, path: where }));
+} else if (role === "pipe" && transport === "xsock") {
+  const domain = Domain.open({ name: where });
+  const listener = listen({ name: "bench", domain, poll });
+  print({ ready: true });
+  for await (const conn of listener) conn.readable.pipeTo(conn.writable).catch(() => {});
+} else if (transport === "xsock") {
   // The socket layer: Conn objects over shared memory.
   const domain = Domain.open({ name: where });
   const listener = listen({ name: "bench", domain, poll });

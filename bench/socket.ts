@@ -4,6 +4,8 @@
  *   socket.ts rtt       xsock|unix|tcp <payload> <iterations> [poll]   echo round trips
  *   socket.ts stream    xsock|unix|tcp <write size> <seconds>          one connection streaming
  *   socket.ts aggregate xsock|unix|tcp <write size> <seconds>          64 connections streaming
+ *   socket.ts pipe      xsock|unix <chunk size> <MiB>                   an echo that pipes its
+ *                                                                      readable to its writable
  *
  * xsock is this library's Conn (`connect`/`listen`); unix and tcp are the runtime's own socket
  * API. Every byte is written and read by the application on both transports. Prints one JSON
@@ -11,7 +13,7 @@
  */
 import process from "node:process";
 import { type Conn, connect, Domain, type PollMode } from "../mod.ts";
-import { connect as connectKernel, type Transport } from "./_net.ts";
+import { connect as connectKernel, pipeThrough, streamThrough, type Transport } from "./_net.ts";
 import { Peer, percentile, runtimeName, tempName } from "./_proc.ts";
 
 const [kind, transport, sizeArg, amountArg, pollArg] = process.argv.slice(2);
@@ -39,6 +41,41 @@ function xsockClient(conn: Conn): Client {
     },
     close: () => conn.close(),
   };
+}
+
+if (kind === "pipe") {
+  // Every byte goes through the Web Streams of both ends.
+  const total = amount * (1 << 20);
+  let seconds: number;
+  let pipePeer: Peer;
+  let pipeDomain: Domain | undefined;
+  if (transport === "xsock") {
+    const name = tempName("bench-pipe");
+    pipeDomain = Domain.open({ name });
+    pipePeer = new Peer("peer.ts", ["pipe", "xsock", name, poll]);
+    await pipePeer.json();
+    const conn = await connect({ name: "bench", domain: pipeDomain, poll });
+    seconds = await streamThrough(conn, size, total);
+    conn.close();
+  } else {
+    const path = `/tmp/${tempName("bench-pipe")}.sock`;
+    pipePeer = new Peer("peer.ts", ["pipe", transport, path]);
+    const address = await pipePeer.json<{ path?: string }>();
+    seconds = await pipeThrough(address, size, total);
+  }
+  pipePeer.kill();
+  pipeDomain?.close();
+  console.log(JSON.stringify({
+    runtime: runtimeName,
+    kind,
+    transport,
+    size,
+    mib: amount,
+    poll: transport === "xsock" ? poll : undefined,
+    gb_per_s: total / seconds / 1e9,
+    seconds,
+  }));
+  process.exit(0);
 }
 
 let domain: Domain | undefined;

@@ -10,8 +10,7 @@
  * Options: --rounds N (default 3), --runtimes deno,bun, --quick (one round, fewer iterations).
  */
 import { spawnSync } from "node:child_process";
-import process from "node:process";
-import { machine, median, options, report, root, run, type Target, targetTable } from "./_suite.ts";
+import { machine, median, options, progress, report, root, run, type Target, targetTable } from "./_suite.ts";
 
 const { rounds, runtimes, quick } = options();
 const scale = quick ? 0.3 : 1;
@@ -58,16 +57,21 @@ for (let round = 0; round < rounds; round++) {
       const slot = ((rtt[runtime] ??= {})[key(v)] ??= { p50: [], p99: [] });
       slot.p50.push(Number(r.p50_us));
       slot.p99.push(Number(r.p99_us));
-      process.stderr.write(".");
+      progress(
+        `round ${round + 1}/${rounds} ${runtime} round trip ${key(v)}: p50 ${Number(r.p50_us).toFixed(2)} µs`,
+      );
     }
     for (const transport of round % 2 === 0 ? ["unix", "tcp", "xio"] : ["xio", "tcp", "unix"]) {
       const r = run(runtime, "throughput.ts", [transport, 64, quick ? 1 : 2]);
       ((throughput[runtime] ??= {})[transport] ??= []).push(Number(r.messages_per_s));
-      process.stderr.write(".");
+      progress(
+        `round ${round + 1}/${rounds} ${runtime} one-way ${transport}: ${
+          (Number(r.messages_per_s) / 1e6).toFixed(2)
+        }M msg/s`,
+      );
     }
   }
 }
-process.stderr.write("\n");
 
 const idle: Record<string, Json> = {};
 const heap: Record<string, Json> = {};

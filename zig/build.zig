@@ -41,4 +41,15 @@ pub fn build(b: *std.Build) void {
     const run_bench = b.addRunArtifact(bench);
     const bench_step = b.step("bench", "Time the native operations without FFI");
     bench_step.dependOn(&run_bench.step);
+
+    // The floor of a paced round trip, for bench/sporadic_main.ts: zig-out/bin/xio-floor.
+    const floor_module = b.createModule(.{
+        .root_source_file = b.path("src/floor.zig"),
+        .target = target,
+        .optimize = optimize,
+        .link_libc = true,
+    });
+    const floor = b.addExecutable(.{ .name = "xio-floor", .root_module = floor_module });
+    const floor_step = b.step("floor", "Build xio-floor, the paced futex and UNIX-socket round trips");
+    floor_step.dependOn(&b.addInstallArtifact(floor, .{}).step);
 }
