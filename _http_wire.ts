@@ -296,11 +296,43 @@ export class Wire {
 }
 
 /**
+ * The most this process holds of the shared pools in bodies that nobody has read yet; beyond it,
+ * arriving DATA frames are copied out (see `BodyQueue.push`). A quarter of a default domain's
+ * 64 KiB buffers.
+ */
+export const HELD_BYTES_MAX = 64 * 65536;
+let heldBytes = 0;
+
+/** Bytes this process holds in shared buffers of unread bodies (for tests). */
+export function bodyBytesHeld(): number {
+  return heldBytes;
+}
+
+/** The payload bytes of a queued DATA frame. */
+function partLength(part: SharedBuffer | Uint8Array): number {
+  return part instanceof Uint8Array ? part.length : part.length - HEADER_BYTES;
+}
+
+/** Copies a queued frame's payload from `from` into `target` (as much as fits). */
+function copyPart(part: SharedBuffer | Uint8Array, target: Uint8Array, from: number): void {
+  if (part instanceof Uint8Array) {
+    target.set(part.subarray(from, from + Math.min(target.length, part.length - from)));
+  } else part.copyTo(target, HEADER_BYTES + from);
+}
+
+function releasePart(part: SharedBuffer | Uint8Array): void {
+  if (part instanceof Uint8Array) return;
+  heldBytes -= part.capacity;
+  part.release();
+}
+
+/**
  * The receiving side of a body: DATA buffers queued in shared memory, read out on demand, with
  * credit returned to the sender as they are consumed.
  */
 export class BodyQueue {
-  #buffers: SharedBuffer[] = [];
+  /** DATA frames not read yet: in shared memory, or copied out (see `push`). */
+  #parts: (SharedBuffer | Uint8Array)[] = [];
   #offset = 0;
   #ended = false;
   #direct = false;
@@ -313,12 +345,26 @@ export class BodyQueue {
     this.#credit = credit;
   }
 
+  /**
+   * Queues a DATA frame. While this process already holds HELD_BYTES_MAX of shared buffers in
+   * bodies nobody has read, the frame's bytes are copied out and its buffer goes back at once:
+   * one process that leaves bodies unread (each within its window) cannot empty the pool that
+   * every other process needs.
+   */
   push(buffer: SharedBuffer): void {
     if (this.#error !== undefined) {
       buffer.release();
       return;
     }
-    this.#buffers.push(buffer);
+    if (heldBytes + buffer.capacity > HELD_BYTES_MAX) {
+      const copy = new Uint8Array(buffer.length - HEADER_BYTES);
+      buffer.copyTo(copy, HEADER_BYTES);
+      buffer.release();
+      this.#parts.push(copy);
+    } else {
+      heldBytes += buffer.capacity;
+      this.#parts.push(buffer);
+    }
     this.#notify();
   }
 
@@ -329,12 +375,12 @@ export class BodyQueue {
 
   /** Whether the body ended and was read to its end: nothing is left to release or to fail. */
   get drained(): boolean {
-    return this.#ended && this.#buffers.length === 0 && this.#error === undefined;
+    return this.#ended && this.#parts.length === 0 && this.#error === undefined;
   }
 
   fail(error: Error): void {
     this.#error ??= error;
-    for (const buffer of this.#buffers.splice(0)) buffer.release();
+    for (const part of this.#parts.splice(0)) releasePart(part);
     this.#notify();
   }
 
@@ -348,17 +394,17 @@ export class BodyQueue {
   async next(max = 65536): Promise<Uint8Array | null> {
     for (;;) {
       if (this.#error !== undefined) throw this.#error;
-      const head = this.#buffers[0];
+      const head = this.#parts[0];
       if (head !== undefined) {
-        const available = head.length - HEADER_BYTES - this.#offset;
-        const n = Math.min(available, max);
+        const size = partLength(head);
+        const n = Math.min(size - this.#offset, max);
         const out = new Uint8Array(n);
-        head.copyTo(out, HEADER_BYTES + this.#offset);
+        copyPart(head, out, this.#offset);
         this.#offset += n;
         let charge = n;
-        if (this.#offset === head.length - HEADER_BYTES) {
-          this.#buffers.shift();
-          head.release();
+        if (this.#offset === size) {
+          this.#parts.shift();
+          releasePart(head);
           this.#offset = 0;
           charge += FRAME_CHARGE; // the frame is done
         }
@@ -382,21 +428,20 @@ export class BodyQueue {
     let length = 0;
     for (;;) {
       if (this.#error !== undefined) throw this.#error;
-      const head = this.#buffers.shift();
+      const head = this.#parts.shift();
       if (head === undefined) {
         if (this.#ended) break;
         await new Promise<void>((resolve) => (this.#wake = resolve));
         continue;
       }
-      const from = HEADER_BYTES + this.#offset;
-      const n = head.length - from;
+      const n = partLength(head) - this.#offset;
       if (length + n > out.length) {
         const bigger = new Uint8Array(Math.max(length + n, out.length * 2));
         bigger.set(out.subarray(0, length));
         out = bigger;
       }
-      head.copyTo(out.subarray(length), from);
-      head.release();
+      copyPart(head, out.subarray(length), this.#offset);
+      releasePart(head);
       this.#offset = 0;
       length += n;
       this.#took(n + FRAME_CHARGE);

@@ -18,7 +18,8 @@
  *
  * A doorbell connection that closes means a peer left or died: the domain then checks its peers'
  * liveness locks at once (the lock stays the proof). A slow timer does the same as a backstop,
- * and drains, so that a wake-up lost to a peer's crash costs a delay, never a hang.
+ * drains, and looks at every waiting channel again, so that a wake-up lost to a peer's crash or to
+ * a scribble over shared memory costs a delay (or a typed error), never a hang.
  *
  * @module
  */
@@ -45,6 +46,8 @@ export interface Wakeable {
   probe(): number;
   /** Gives the core to another runnable thread, if any (sched_yield). */
   yieldCore(): void;
+  /** Looks at every waiting channel again, whether or not an event said so. */
+  recheck(): void;
 }
 
 /**
@@ -87,8 +90,17 @@ let lastFound = 0;
 const FIRST_YIELDS = 2;
 /** How often every open domain checks its peers' liveness and drains, as a backstop, in ms. */
 const BACKSTOP_MS = 250;
-/** After a doorbell connection closes, when to look for the dead peer again (ms after). */
-const HANGUP_RECHECKS_MS = [1, 4, 16, 64];
+/**
+ * After a doorbell connection closes, how long to look for the dead peer between event-loop
+ * turns (ms): a runtime with a large heap takes a while to tear its address space down, more so
+ * on a busy machine. Finely for the first HANGUP_FINE_MS.
+ */
+const HANGUP_FAST_MS = 200;
+const HANGUP_FINE_MS = 20;
+/** How often to look meanwhile (ms): each look is one lock test per node slot. */
+const HANGUP_FAST_EVERY_MS = 0.25;
+/** Then, the waits between further looks (ms). */
+const HANGUP_RECHECKS_MS = [64, 256];
 
 /** Every open handle of the process (an array: the poller walks it on every pass). */
 const handles: Wakeable[] = [];
@@ -125,6 +137,7 @@ function startBackstop(): ReturnType<typeof setInterval> {
       if (handle.closed) continue;
       handle.probe();
       handle.drain();
+      handle.recheck();
       if (!polling && handle.waiters > 0) sleep(handle);
     }
   }, BACKSTOP_MS);
@@ -194,14 +207,28 @@ export function hungUp(handle: Wakeable): void {
     return reclaimed > 0;
   };
   if (check()) return;
-  // A dying process closes its files one by one: its liveness lock may drop just after the
-  // doorbell connection. Look again shortly (and stop once something was reclaimed).
-  let at = 0;
-  const again = () => {
-    if (check() || ++at === HANGUP_RECHECKS_MS.length) return;
-    setTimeout(again, HANGUP_RECHECKS_MS[at] - HANGUP_RECHECKS_MS[at - 1]).unref();
+  // A dying process drops its liveness lock a little after its sockets close (its mapping of the
+  // domain file, which also holds the lock, goes with its address space): look again every
+  // quarter of a millisecond for a while (event-loop turns, not timers, which have a coarser
+  // grain), then on a slower schedule.
+  const started = performance.now();
+  let last = started;
+  const fast = () => {
+    const now = performance.now();
+    // Finer at first (most locks drop within a few ms), coarser as the wait goes on.
+    const every = now - started < HANGUP_FINE_MS ? HANGUP_FAST_EVERY_MS : 4 * HANGUP_FAST_EVERY_MS;
+    if (now - last >= every) {
+      last = now;
+      if (check()) return;
+    }
+    if (now - started < HANGUP_FAST_MS) setImmediate(fast);
+    else slow(0);
   };
-  setTimeout(again, HANGUP_RECHECKS_MS[0]).unref();
+  const slow = (at: number) => {
+    if (check() || at === HANGUP_RECHECKS_MS.length) return;
+    setTimeout(() => slow(at + 1), HANGUP_RECHECKS_MS[at]).unref();
+  };
+  setImmediate(fast);
 }
 
 /** Parks `handle` (unless it is), draining for as long as news keeps arriving meanwhile. */

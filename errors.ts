@@ -129,3 +129,15 @@ export class CapacityError extends XioError {
     this.name = "CapacityError";
   }
 }
+
+/**
+ * An argument is not what the call takes: a size that is not a non-negative integer in range,
+ * an option of the wrong type. Thrown the same way in every runtime, before anything native runs.
+ */
+export class InvalidArgumentError extends XioError {
+  /** Creates an invalid-argument error. */
+  constructor(message: string) {
+    super(message, "EINVAL");
+    this.name = "InvalidArgumentError";
+  }
+}

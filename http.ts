@@ -27,6 +27,7 @@
  */
 
 import { runtime, type TcpServer } from "./ffi/mod.ts";
+import { number } from "./_check.ts";
 import { BrokenPipeError, ClosedError, ConnectionRefusedError, ConnectionResetError } from "./errors.ts";
 import {
   type Channel,
@@ -119,7 +120,7 @@ let fetchPollMicros = DEFAULT_POLL_MICROS;
  * ```
  */
 export function setFetchPollMicros(micros: number): void {
-  if (!(micros >= 0)) throw new RangeError(`pollMicros must be 0 or more, got ${micros}`);
+  number("setFetchPollMicros's micros", micros, 0, 1e7);
   fetchPollMicros = micros;
 }
 
@@ -1329,9 +1330,7 @@ export function serve(
   const handler: ServeHandler = typeof app === "function"
     ? app
     : ((target: FetchApp) => (request: Request, info: ServeHandlerInfo) => target.fetch(request, info))(app);
-  if (options.pollMicros !== undefined && !(options.pollMicros >= 0)) {
-    throw new RangeError(`pollMicros must be 0 or more, got ${options.pollMicros}`);
-  }
+  if (options.pollMicros !== undefined) number("serve's pollMicros", options.pollMicros, 0, 1e7);
   const domain = socketDomain(options.domain);
   const name = options.name ?? runtime.env("XIO_SERVICE") ?? "http";
   const listener = domain.listen(name, { pollMicros: options.pollMicros ?? DEFAULT_POLL_MICROS });

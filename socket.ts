@@ -68,6 +68,21 @@ const WINDOW_CHUNKS = 32;
  */
 const SPILL_BYTES = WINDOW_CHUNKS * CHUNK_MAX;
 
+/**
+ * Sends `buffer` if the ring has room (true), or gives it back (false). A send that throws (the
+ * peer closed or died) gives it back too: the buffer is still this process's, and nothing else
+ * would ever release it.
+ */
+function sendOrRelease(channel: Channel, buffer: SharedBuffer): boolean {
+  let sent = false;
+  try {
+    sent = channel.trySend(buffer);
+  } finally {
+    if (!sent) buffer.release();
+  }
+  return sent;
+}
+
 const shared = new Map<string, Domain>();
 let defaultDomain: Domain | string | undefined;
 /** `XIO_DOMAIN`, read once on first use: each read is a permission-checked op in Deno. */
@@ -353,10 +368,7 @@ export class Conn implements Disposable {
       const buffer = channel.tryAlloc(n);
       if (buffer === undefined) break;
       buffer.copyFrom(p.subarray(done, done + n));
-      if (!channel.trySend(buffer)) {
-        buffer.release();
-        break;
-      }
+      if (!sendOrRelease(channel, buffer)) break;
       done += n;
     }
     return done;
@@ -408,7 +420,12 @@ export class Conn implements Disposable {
           buffer = await channel.alloc(chunk.length);
         }
         buffer.copyFrom(chunk);
-        await channel.send(buffer);
+        try {
+          await channel.send(buffer);
+        } catch (error) {
+          buffer.release(); // a send that failed (the peer died) leaves the buffer with us
+          throw error;
+        }
         this.#overflow.shift();
         this.#notifyFlushed();
       }

@@ -43,6 +43,7 @@ import {
   Status,
 } from "./ffi/mod.ts";
 import * as wake from "./_wake.ts";
+import * as check from "./_check.ts";
 import {
   AddrInUseError,
   BrokenPipeError,
@@ -53,6 +54,7 @@ import {
   ConnectionResetError,
   CorruptDescriptorError,
   DomainError,
+  InvalidArgumentError,
   InvalidNameError,
   MessageTooLargeError,
   XioError,
@@ -83,7 +85,10 @@ export interface SizeClass {
 export interface DomainOptions {
   /** The domain name: 1-64 characters of `A-Z a-z 0-9 . _ - :`, no `..`, no leading `.`. */
   name: string;
-  /** The directory of the domain file. By default: hugetlbfs mounts, then /dev/shm, then /tmp. */
+  /**
+   * The directory of the domain file. By default this user's own directory, `xio-<uid>` (mode
+   * 0700, created on first use), under the first of: a hugetlbfs mount, /dev/shm, /tmp.
+   */
   dir?: string;
   /** Create the domain if it does not exist (default `true`). */
   create?: boolean;
@@ -92,8 +97,25 @@ export interface DomainOptions {
    * to /dev/shm; `"require"` fails instead of falling back; `"never"` skips them.
    */
   hugepages?: "auto" | "require" | "never";
-  /** The file mode of a created domain (default `0o600`: owner only). */
+  /**
+   * The file mode of a created domain (default `0o600`: owner only; `0o660` with a trusted
+   * group).
+   */
   mode?: number;
+  /**
+   * Whose domains this process joins besides its own user's. A domain is a trust boundary:
+   * whoever created its file can read everything sent through it. So a domain, lock file or
+   * directory owned by another user is refused with a {@linkcode DomainError} (`EOWNER`) unless
+   * allowed here: `group` (a gid) makes domains live in that group's directory (`xio-g<gid>`,
+   * mode 2770) and joins files of any member; `owners` lists further trusted uids.
+   */
+  trust?: { group?: number; owners?: number[] };
+  /**
+   * The longest `Domain.open` (and `listen`) waits for a lock that another process holds, in ms
+   * (default 1000). Then it fails with a {@linkcode DomainError} (`ELOCKTIMEOUT`), so that a
+   * process that holds a domain's lock for good cannot freeze another's event loop.
+   */
+  lockTimeoutMs?: number;
   /** The default poll mode of channels opened through this handle (default `"event"`). */
   poll?: PollMode;
   /** The busy-poll window of `"adaptive"` channels, in microseconds (default 50). */
@@ -191,9 +213,84 @@ export const DEFAULT_POLL_MICROS = 500;
 
 /** Checks an option that counts microseconds. */
 function checkMicros(name: string, value: number | undefined): void {
-  if (value !== undefined && !(typeof value === "number" && value >= 0 && value <= 1e7)) {
-    throw new RangeError(`${name} must be a number of microseconds from 0 to 10000000, got ${value}`);
+  if (value !== undefined) check.number(`${name} (microseconds)`, value, 0, 1e7);
+}
+
+/** The largest domain mapping: 4 GiB, what every runtime's ArrayBuffer can view. */
+const MAPPING_MAX = 2 ** 32;
+
+/** The option words of `xio_open`, every number checked first (see _check.ts). */
+function openWords(options: DomainOptions): Uint32Array {
+  const what = `Domain.open({ name: ${JSON.stringify(options.name)} })`;
+  const words = new Uint32Array(Opt.words);
+  words[Opt.flags] = options.create === false ? 0 : 1;
+  if (options.hugepages !== undefined && !["auto", "require", "never"].includes(options.hugepages)) {
+    throw new InvalidArgumentError(`${what}: hugepages must be "auto", "require" or "never"`);
   }
+  words[Opt.hugepages] = options.hugepages === "require" ? 1 : options.hugepages === "never" ? 2 : 0;
+  const group = options.trust?.group;
+  words[Opt.group] = group === undefined
+    ? check.U32_MAX
+    : check.integer(`${what}: trust.group`, group, 0, 0xffff_fffe);
+  words[Opt.mode] = check.optionalInteger(
+    `${what}: mode`,
+    options.mode,
+    group === undefined ? 0o600 : 0o660,
+    0,
+    0o777,
+  );
+  words[Opt.runtime] = runtime.name === "deno" ? 1 : 2;
+  words[Opt.nodeMax] = check.optionalInteger(`${what}: nodes`, options.nodes, 64, 1, 256);
+  words[Opt.serviceMax] = check.optionalInteger(`${what}: services`, options.services, 128, 1, 4096);
+  const channels = check.optionalInteger(`${what}: channels`, options.channels, 1024, 64, 4096);
+  if (channels % 64 !== 0) {
+    throw new InvalidArgumentError(`${what}: channels must be a multiple of 64, got ${channels}`);
+  }
+  words[Opt.channelMax] = channels;
+  const ring = check.optionalInteger(`${what}: ringCapacity`, options.ringCapacity, 1024, 2, 65536);
+  if ((ring & (ring - 1)) !== 0) {
+    throw new InvalidArgumentError(`${what}: ringCapacity must be a power of two, got ${ring}`);
+  }
+  words[Opt.ringCapacity] = ring;
+  const timeout = options.lockTimeoutMs === undefined
+    ? 1000
+    : check.number(`${what}: lockTimeoutMs`, options.lockTimeoutMs, 0, 3_600_000);
+  words[Opt.lockTimeoutMs] = Math.ceil(timeout);
+  const owners = options.trust?.owners ?? [];
+  if (!Array.isArray(owners) || owners.length > Opt.ownersMax) {
+    throw new InvalidArgumentError(`${what}: trust.owners must be an array of at most ${Opt.ownersMax} uids`);
+  }
+  for (let i = 0; i < Opt.ownersMax; i++) {
+    words[Opt.owners + i] = i < owners.length
+      ? check.integer(`${what}: trust.owners[${i}]`, owners[i], 0, 0xffff_fffe)
+      : check.U32_MAX;
+  }
+  const classes = options.classes ?? DEFAULT_CLASSES;
+  if (!Array.isArray(classes) || classes.length < 1 || classes.length > 4) {
+    throw new InvalidArgumentError(`${what}: classes must be 1 to 4 size classes`);
+  }
+  words[Opt.classCount] = classes.length;
+  let previous = 0;
+  let total = 0;
+  classes.forEach((c, i) => {
+    const size = check.integer(`${what}: classes[${i}].size`, c?.size, 64, 2 ** 30);
+    if (size % 64 !== 0 || size <= previous) {
+      throw new InvalidArgumentError(
+        `${what}: classes[${i}].size must be a multiple of 64 above the previous class's, got ${size}`,
+      );
+    }
+    const count = check.integer(`${what}: classes[${i}].count`, c?.count, 1, 2 ** 24);
+    previous = size;
+    total += size * count;
+    words[Opt.classSizes + i] = size;
+    words[Opt.classCounts + i] = count;
+  });
+  if (total >= MAPPING_MAX) {
+    throw new InvalidArgumentError(
+      `${what}: the size classes need ${total} bytes; a domain holds less than 4 GiB of buffers`,
+    );
+  }
+  return words;
 }
 
 type Waiter = () => void;
@@ -223,6 +320,8 @@ class Core implements wake.Wakeable {
   waiters = 0;
   /** Whether this node is parked, as far as this process knows (a ring clears it). */
   parked = false;
+  /** Channels with waiters, for the backstop's re-check (see `recheck`). */
+  readonly waitingChannels = new Set<Channel>();
   /** This node's slot, as u32 words: its news flags are read here without a native call. */
   readonly #node: Uint32Array;
 
@@ -247,7 +346,12 @@ class Core implements wake.Wakeable {
     this.servers = new Array(s[Stat.channelMax]);
     this.listeners = new Array(s[Stat.serviceMax]);
     this.#node = new Uint32Array(this.memory, sym.xio_node_offset(handle) + NODE_LINE_BYTES, 6);
-    this.doorbell = openDoorbell(this, options);
+    try {
+      this.doorbell = openDoorbell(this, options);
+    } catch (error) {
+      sym.xio_close(handle);
+      throw error;
+    }
     sym.xio_bell_ready(handle);
     wake.register(this);
     if (!exitHooked) {
@@ -280,6 +384,15 @@ class Core implements wake.Wakeable {
     this.sym.xio_yield();
   }
 
+  /**
+   * Looks at every waiting channel again, events or not: a wake-up lost to a peer's crash, or to
+   * a scribble over the shared event words, is noticed here (the backstop runs this every few
+   * hundred ms), and a slot scribbled on fails its validation with a typed error.
+   */
+  recheck(): void {
+    for (const channel of [...this.waitingChannels]) wakeChannel(channel);
+  }
+
   /** A waiter of this handle starts waiting. */
   waitBegan(): void {
     this.waiters++;
@@ -308,6 +421,7 @@ class Core implements wake.Wakeable {
 
   tryAlloc(size: number): SharedBuffer | undefined {
     this.assertOpen();
+    check.integer("An allocation's size", size, 0, check.U32_MAX);
     const id = this.sym.xio_alloc(this.handle, size);
     if (id >= 0) return this.adopt(id, size);
     if (id === Status.wouldBlock) return undefined;
@@ -433,7 +547,6 @@ function openDoorbell(core: Core, options: DomainOptions): Doorbell {
       onHangup: () => wake.hungUp(core),
     });
   } catch (cause) {
-    sym.xio_close(core.handle);
     throw new DomainError(
       `Cannot open domain "${core.name}": cannot listen on its doorbell socket ${path} (${cause})`,
       "EDOORBELL",
@@ -511,10 +624,7 @@ export class SharedBuffer {
 
   set length(value: number) {
     this.#check();
-    if (!Number.isInteger(value) || value < 0 || value > this.capacity) {
-      throw new RangeError(`Buffer length must be an integer from 0 to ${this.capacity}, got ${value}`);
-    }
-    this.#length = value;
+    this.#length = check.integer("A buffer's length", value, 0, this.capacity);
   }
 
   /** The message bytes, in shared memory. Writes go straight to the buffer. */
@@ -539,6 +649,8 @@ export class SharedBuffer {
    */
   copyTo(target: Uint8Array, from = 0): number {
     this.#check();
+    check.bytes("copyTo's target", target);
+    check.integer("copyTo's offset", from, 0, this.capacity);
     const n = Math.min(this.#length - from, target.length);
     if (n <= 0) return 0;
     if (n < COPY_NATIVE_MIN) {
@@ -553,8 +665,12 @@ export class SharedBuffer {
   /** Copies `source` into the buffer at `at` (default 0); the message length is not changed. */
   copyFrom(source: Uint8Array, at = 0): void {
     this.#check();
-    if (at < 0 || source.length > this.capacity - at) {
-      throw new RangeError(`${source.length} bytes at ${at} do not fit in a ${this.capacity}-byte buffer`);
+    check.bytes("copyFrom's source", source);
+    check.integer("copyFrom's offset", at, 0, this.capacity);
+    if (source.length > this.capacity - at) {
+      throw new InvalidArgumentError(
+        `${source.length} bytes at ${at} do not fit in a ${this.capacity}-byte buffer`,
+      );
     }
     if (source.length < COPY_NATIVE_MIN) {
       this.#full.set(source, at);
@@ -614,8 +730,8 @@ interface Receiver {
 const RING_LINE_BYTES = 128;
 /** The f64 word of a ring header that holds `notified_at` (layout.zig, `RingHeader`). */
 const NOTIFIED_AT = (2 * RING_LINE_BYTES + 8) / 8;
-/** Answers slower than this (ns) come from a peer that had to be woken. */
-const WOKEN_REPLY_NS = 20_000;
+/** How long a sender waiting for room in its ring polls before it parks, in ms. */
+const ROOM_POLL_MS = 0.2;
 /** The first poll for an answer, before a channel has learned how soon its answers come, in ms. */
 const FIRST_REPLY_POLL_MS = 0.2;
 /** The longest an event channel polls for news it did not ask for (no send since), in ms. */
@@ -656,6 +772,8 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
   #pollMs: number;
   /** Whether this side sent since it last received: its next wait is for an answer. */
   #sentSinceRecv = false;
+  /** Whether this side's last send rang the peer's doorbell (the peer was asleep). */
+  #rang = false;
   /** Pending `recv()` calls, served in order. */
   #receivers: Receiver[] = [];
   /** How long answers took to arrive after a send, in ns (moving average; -1: unknown). */
@@ -701,7 +819,8 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
     const poll = options.poll;
     this.poll = poll;
     this.#spinMs = poll === "spin" ? 1 : poll === "adaptive" ? core.spinMs : 0;
-    this.#pollMs = poll === "event" ? options.pollMicros / 1000 : 0;
+    // Every mode polls for news it expects soon before it parks; adaptive and spin spin first.
+    this.#pollMs = options.pollMicros / 1000;
     const ring = core.sym.xio_ring_offset(core.handle, index, 1 - side);
     this.#ring = new Uint32Array(core.memory, ring, (3 * RING_LINE_BYTES) / 4);
     this.#timing = new Float64Array(core.memory, ring, (3 * RING_LINE_BYTES) / 8);
@@ -743,6 +862,8 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
   tryAllocMany(size: number, out: SharedBuffer[], count: number = BATCH_MAX): number {
     const core = this.#core;
     core.assertOpen();
+    check.integer("An allocation's size", size, 0, check.U32_MAX);
+    check.integer("tryAllocMany's count", count, 0, 2 ** 31);
     let done = 0;
     while (done < count) {
       const n = core.sym.xio_alloc_many(core.handle, size, Math.min(count - done, BATCH_MAX));
@@ -769,9 +890,10 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
     const core = this.#core;
     this.#checkSendable(buffer);
     const code = core.sym.xio_send(core.handle, this.index, this.#side, buffer.id, buffer.length);
-    if (code === 0) {
+    if (code >= 0) {
       disown(buffer);
       this.#sentSinceRecv = true;
+      this.#rang = code === 1;
       if (this.#receivers.length > 0) this.#answerDue();
       return true;
     }
@@ -784,6 +906,7 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
    * how many were sent; those are no longer usable.
    */
   trySendMany(buffers: readonly SharedBuffer[], count: number = buffers.length): number {
+    check.integer("trySendMany's count", count, 0, buffers.length);
     const core = this.#core;
     const io = core.io;
     let done = 0;
@@ -843,11 +966,12 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
       if (message !== undefined) return Promise.resolve(message);
       this.#beginWait(reply);
       const waiting = this.#enqueue();
-      // An answer from a peer that this side's send woke (answers that come slower than a
-      // wake-up) is taken before the event loop runs, as the peer usually runs on this very core
-      // meanwhile; the poller takes the rest.
-      const woke = reply && this.#replyNs > WOKEN_REPLY_NS;
-      if (!(woke && wake.pollNow(this.#polled))) wake.pollRing(this.#polled, performance.now() + window);
+      // An answer from a peer that this side's last send woke (it rang its doorbell) is taken
+      // before the event loop runs, as the peer usually runs on this very core meanwhile; the
+      // poller takes the rest.
+      if (!(reply && this.#rang && wake.pollNow(this.#polled))) {
+        wake.pollRing(this.#polled, performance.now() + window);
+      }
       return waiting;
     }
     const park = !wake.pollerRunning() && !core.parked;
@@ -928,6 +1052,7 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
    * and everything was received.
    */
   tryRecvMany(out: SharedBuffer[], max: number = BATCH_MAX): number | null {
+    check.integer("tryRecvMany's max", max, 0, 2 ** 31);
     const core = this.#core;
     if (this.#closed) throw this.#closedError();
     const io = core.io;
@@ -946,6 +1071,7 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
 
   /** Gives `buffers[0..count)` back to the pool with one native call per 256. */
   releaseMany(buffers: readonly SharedBuffer[], count: number = buffers.length): void {
+    check.integer("releaseMany's count", count, 0, buffers.length);
     const core = this.#core;
     const io = core.io;
     for (let done = 0; done < count;) {
@@ -975,6 +1101,7 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
    * that should not run far ahead of its reader. Rejects if the channel is reset or closed.
    */
   async waitUnreceived(max: number): Promise<void> {
+    check.integer("waitUnreceived's max", max, 1, 2 ** 31);
     if (this.unreceived() < max) return;
     if (this.#spinMs > 0) {
       const start = this.#spinStart();
@@ -1094,6 +1221,11 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
     // Ready, or an error that the retry will report.
     if (ready !== 0) return Promise.resolve();
     core.assertOpen();
+    // Room in a ring comes back as soon as the peer reads, which it is busy doing: poll a
+    // little before sleeping (the peer notifies, since the ring is armed; the poller sees it).
+    if (!receiving && this.#pollMs > 0) {
+      wake.pollUntilTime(performance.now() + Math.min(this.#pollMs, ROOM_POLL_MS));
+    }
     return new Promise((resolve) => {
       this.#waiters.push(resolve);
       this.#hold();
@@ -1156,8 +1288,13 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
     }
     if (waits !== this.#waiting) {
       this.#waiting = waits;
-      if (waits) this.#core.waitBegan();
-      else this.#core.waitEnded();
+      if (waits) {
+        this.#core.waitingChannels.add(this);
+        this.#core.waitBegan();
+      } else {
+        this.#core.waitingChannels.delete(this);
+        this.#core.waitEnded();
+      }
     }
   }
 
@@ -1192,7 +1329,10 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
       case Status.corrupt: {
         const flags = core.sym.xio_flags(core.handle, this.index, this.#side);
         this.#failure = code === Status.corrupt || (flags >= 0 && (flags & Flag.corrupt) !== 0)
-          ? new CorruptDescriptorError(`A corrupt descriptor arrived on ${where}; the channel is closed`)
+          ? new CorruptDescriptorError(
+            `The shared state of ${where} failed validation (a descriptor, a ring index or the slot ` +
+              `itself was corrupted); the channel is closed`,
+          )
           : new ConnectionResetError(`The peer of ${where} died; the channel is reset`);
         this.close();
         return this.#failure;
@@ -1342,32 +1482,22 @@ export class Domain implements Disposable {
    * file that is not a domain, is truncated, has another layout version or cannot be created.
    */
   static open(options: DomainOptions): Domain {
+    if (options === null || typeof options !== "object") {
+      throw new InvalidArgumentError("Domain.open takes an options object with a name");
+    }
     const name = checkName("domain", options.name);
     checkMicros("spinMicros", options.spinMicros);
     checkMicros("pollMicros", options.pollMicros);
+    if (options.dir !== undefined && typeof options.dir !== "string") {
+      throw new InvalidArgumentError(`Domain.open: dir must be a string`);
+    }
+    const words = openWords(options);
     const sym = native();
     const dir = options.dir === undefined ? EMPTY : encoder.encode(options.dir);
-    const words = new Uint32Array(Opt.words);
-    words[Opt.flags] = options.create === false ? 0 : 1;
-    words[Opt.hugepages] = options.hugepages === "require" ? 1 : options.hugepages === "never" ? 2 : 0;
-    words[Opt.mode] = options.mode ?? 0o600;
-    words[Opt.runtime] = runtime.name === "deno" ? 1 : 2;
-    words[Opt.nodeMax] = options.nodes ?? 64;
-    words[Opt.serviceMax] = options.services ?? 128;
-    words[Opt.channelMax] = options.channels ?? 1024;
-    words[Opt.ringCapacity] = options.ringCapacity ?? 1024;
-    const classes = options.classes ?? DEFAULT_CLASSES;
-    if (classes.length < 1 || classes.length > 4) {
-      throw new DomainError(`Cannot open domain "${options.name}": give 1 to 4 size classes`, "EINVAL");
-    }
-    words[Opt.classCount] = classes.length;
-    classes.forEach((c, i) => {
-      words[Opt.classSizes + i] = c.size;
-      words[Opt.classCounts + i] = c.count;
-    });
     const status = new Int32Array(2);
     const handle = sym.xio_open(name, name.length, dir, dir.length, words, status);
     if (!handle) throw openError(options.name, status[0], status[1]);
+    // The Core closes the handle itself if it cannot set up (its doorbell, say).
     return new Domain(new Core(sym, handle, options));
   }
 
@@ -1505,6 +1635,23 @@ function openError(name: string, code: number, detail: number): Error {
       return new DomainError(`${what}: huge pages were required but none are available`, "ENOHUGEPAGES");
     case Status.busy:
       return new DomainError(`${what}: the domain file is busy`, "EBUSY");
+    case Status.notRegular:
+      return new DomainError(
+        `${what}: a symlink, directory, socket, FIFO or device is where its file (or its lock file or ` +
+          `directory) should be`,
+        "ENOTREG",
+      );
+    case Status.foreignOwner:
+      return new DomainError(
+        `${what}: its file, lock file or directory belongs to another user (or is open to others); ` +
+          `a domain is a trust boundary, so it is joined only when its owner is trusted (the trust option)`,
+        "EOWNER",
+      );
+    case Status.lockTimeout:
+      return new DomainError(
+        `${what}: another process held its lock for longer than lockTimeoutMs`,
+        "ELOCKTIMEOUT",
+      );
     case Status.pathTooLong:
       return new DomainError(
         `${what}: its directory's path is too long for the doorbell sockets (a socket address holds ` +

@@ -235,6 +235,9 @@ export const Status = {
   invalidConfig: -22,
   hugepagesUnavailable: -23,
   pathTooLong: -24,
+  notRegular: -25,
+  foreignOwner: -26,
+  lockTimeout: -27,
 } as const;
 
 /** Channel flag bits returned by `xio_flags`. */
@@ -284,7 +287,13 @@ export const Opt = {
   classCount: 8,
   classSizes: 9,
   classCounts: 13,
-  words: 17,
+  /** The gid whose members share domains, or 0xffffffff. */
+  group: 17,
+  lockTimeoutMs: 18,
+  /** Up to four further trusted uids (0xffffffff: none). */
+  owners: 19,
+  ownersMax: 4,
+  words: 23,
 } as const;
 
 /** Words of the per-domain `io` array: two header words, then 256 (id, length) pairs. */

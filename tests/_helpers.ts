@@ -36,19 +36,36 @@ export class Fixture {
   readonly exited: Promise<number | null>;
   #signal: string | null = null;
   #lines: string[] = [];
+  #all: string[] = [];
   #waiters: ((line: string | null) => void)[] = [];
   #ended = false;
   #stderr = "";
 
-  constructor(script: string, args: string[], runtime: RuntimeName = runtimeName) {
+  /**
+   * Starts `tests/fixtures/<script>` under `runtime`. `options.wrapper` is a command that runs it
+   * (such as setpriv, to run it as another user); `options.env` adds to the environment.
+   */
+  constructor(
+    script: string,
+    args: string[],
+    runtime: RuntimeName = runtimeName,
+    options: { wrapper?: string[]; env?: Record<string, string> } = {},
+  ) {
     const path = `${root}tests/fixtures/${script}`;
     const argv = runtime === "deno" ? ["run", "--allow-all", path, ...args] : [path, ...args];
-    this.child = spawn(runtimeBinary(runtime), argv, { stdio: ["pipe", "pipe", "pipe"] });
+    const wrapper = options.wrapper ?? [];
+    const command = wrapper.length > 0 ? wrapper[0] : runtimeBinary(runtime);
+    const rest = wrapper.length > 0 ? [...wrapper.slice(1), runtimeBinary(runtime), ...argv] : argv;
+    this.child = spawn(command, rest, {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: options.env === undefined ? process.env : { ...process.env, ...options.env },
+    });
     this.child.stderr!.on("data", (chunk) => {
       this.#stderr += chunk;
     });
     const lines = createInterface({ input: this.child.stdout! });
     lines.on("line", (line) => {
+      this.#all.push(line);
       const waiter = this.#waiters.shift();
       if (waiter) waiter(line);
       else this.#lines.push(line);
@@ -63,6 +80,11 @@ export class Fixture {
         resolve(code);
       })
     );
+  }
+
+  /** Every line the child wrote to stdout so far, read or not. */
+  stdout(): string[] {
+    return [...this.#all];
   }
 
   /** What the child wrote to stderr so far. */

@@ -7,6 +7,7 @@ import {
   Domain,
   fetch,
   type FetchApp,
+  InvalidArgumentError,
   serve,
   type ServeHandler,
   setDefaultDomain,
@@ -183,8 +184,11 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
       const big = new Uint8Array(300_000).fill(9);
       const echoed = await (await fetch(`xio://${name}/`, { method: "POST", body: big })).arrayBuffer();
       assert.deepEqual(new Uint8Array(echoed), big);
-      assert.throws(() => serve({ name: `${name}-bad`, pollMicros: -1 }, () => new Response()), RangeError);
-      assert.throws(() => setFetchPollMicros(Number.NaN), RangeError);
+      assert.throws(
+        () => serve({ name: `${name}-bad`, pollMicros: -1 }, () => new Response()),
+        InvalidArgumentError,
+      );
+      assert.throws(() => setFetchPollMicros(Number.NaN), InvalidArgumentError);
       await server.shutdown();
     } finally {
       setFetchPollMicros(DEFAULT_POLL_MICROS);

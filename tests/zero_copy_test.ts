@@ -17,7 +17,7 @@ import {
   MessageTooLargeError,
   type SharedBuffer,
 } from "../mod.ts";
-import { native } from "../ffi/mod.ts";
+import { native, Opt } from "../ffi/mod.ts";
 import { delay, Fixture, otherRuntime, runtimeName, uniqueName, within } from "./_helpers.ts";
 
 /** A small domain, so that many tests can run side by side. */
@@ -375,7 +375,11 @@ describe(`bad input gets typed errors (${runtimeName})`, () => {
     const server = await listener.accept();
     // A second handle on the domain plays a hostile peer that writes raw descriptors.
     const sym = native();
-    const words = new Uint32Array(17);
+    // Attach only (no create): the sizes come from the file; no group, no extra owners.
+    const words = new Uint32Array(Opt.words);
+    words[Opt.group] = 0xffff_ffff;
+    words[Opt.lockTimeoutMs] = 1000;
+    words.fill(0xffff_ffff, Opt.owners, Opt.owners + Opt.ownersMax);
     const status = new Int32Array(2);
     const encoded = new TextEncoder().encode(name);
     const hostile = sym.xio_open(encoded, encoded.length, new Uint8Array(0), 0, words, status);

@@ -25,6 +25,8 @@ pub const Error = error{
     InUse,
     Full,
     TooBig,
+    /// Another process held the control lock longer than the handle's lock timeout.
+    LockTimeout,
 };
 
 fn goneBit(side: u32) u32 {
@@ -35,7 +37,12 @@ fn eofBit(direction: u32) u32 {
     return if (direction == 0) layout.flag.eof_c2s else layout.flag.eof_s2c;
 }
 
-fn peerOf(ch: *const layout.Channel, side: u32) u32 {
+/// The node at the other end of side `side`: from this process's own record when it holds that
+/// side (shared memory may have been scribbled on), else from the slot (a clean-up of a dead node
+/// in another process has nothing better).
+fn peerOf(d: *const Domain, index: u32, ch: *const layout.Channel, side: u32) u32 {
+    const local = d.locals[index][side];
+    if (local.open) return local.peer;
     return if (side == 0) @atomicLoad(u32, &ch.server, .monotonic) else @atomicLoad(u32, &ch.client, .monotonic);
 }
 
@@ -50,7 +57,7 @@ fn nameEquals(service: *const layout.Service, name: []const u8) bool {
 /// Registers `name` for this node. Returns the service index.
 pub fn listen(d: *Domain, name: []const u8) Error!u32 {
     if (!domain_mod.validName(name)) return error.Invalid;
-    d.lockControl();
+    try d.lockControl();
     defer d.unlockControl();
     var free_slot: ?u32 = null;
     for (0..d.config.service_max) |s| {
@@ -75,7 +82,7 @@ pub fn listen(d: *Domain, name: []const u8) Error!u32 {
 
 pub fn unlisten(d: *Domain, index: u32) Error!void {
     if (index >= d.config.service_max) return error.Invalid;
-    d.lockControl();
+    try d.lockControl();
     defer d.unlockControl();
     const service = d.serviceAt(index);
     if (@atomicLoad(u32, &service.state, .acquire) != @intFromEnum(layout.ServiceState.active)) return error.Invalid;
@@ -134,6 +141,7 @@ pub fn connect(d: *Domain, name: []const u8) Error!u32 {
         return error.NotFound;
     }
     _ = @atomicRmw(u64, &d.header().channels_opened, .Add, 1, .monotonic);
+    d.locals[index][0] = .{ .open = true, .peer = found.node, .generation = @atomicLoad(u32, &ch.generation, .acquire) };
     // Connected before any ring: the server then sees this process's death at once.
     d.bellTouch(found.node);
     d.notify(found.node, index);
@@ -184,8 +192,14 @@ pub fn accept(d: *Domain, index: u32) Error!u32 {
         closeSide(d, index, 1, false);
         return error.Refused;
     }
+    const client = @atomicLoad(u32, &ch.client, .monotonic);
+    if (client >= d.config.node_max) {
+        closeSide(d, index, 1, false);
+        return error.Invalid;
+    }
+    d.locals[index][1] = .{ .open = true, .peer = client, .generation = @atomicLoad(u32, &ch.generation, .acquire) };
     // Connected before any ring: the client then sees this process's death at once.
-    d.bellTouch(@atomicLoad(u32, &ch.client, .monotonic));
+    d.bellTouch(client);
     return service_index;
 }
 
@@ -198,11 +212,23 @@ pub fn refuse(d: *Domain, index: u32) void {
     closeSide(d, index, 1, false);
 }
 
+/// The slot of a channel this process holds side `side` of, checked against this process's own
+/// record: a channel it does not hold is the caller's mistake (Invalid); a slot that no longer
+/// says what the record says was scribbled on, or freed and taken again after a clean-up that
+/// a scribble caused (Corrupt, and the channel is poisoned when it is still ours).
 fn validateSide(d: *Domain, index: u32, side: u32) Error!*layout.Channel {
     if (index >= d.config.channel_max or side > 1) return error.Invalid;
+    const local = d.locals[index][side];
+    if (!local.open) return error.Invalid;
     const ch = d.channelAt(index);
-    const endpoint = if (side == 0) ch.client else ch.server;
-    if (endpoint != d.node) return error.Invalid;
+    if (@atomicLoad(u32, &ch.generation, .acquire) != local.generation) return error.Corrupt;
+    const status = @atomicLoad(u32, &ch.status, .acquire);
+    const endpoint = @atomicLoad(u32, if (side == 0) &ch.client else &ch.server, .monotonic);
+    const peer = @atomicLoad(u32, if (side == 0) &ch.server else &ch.client, .monotonic);
+    if (layout.channelStatusState(status) != .open or endpoint != d.node or peer != local.peer) {
+        poison(d, index, ch, side);
+        return error.Corrupt;
+    }
     return ch;
 }
 
@@ -210,7 +236,7 @@ fn validateSide(d: *Domain, index: u32, side: u32) Error!*layout.Channel {
 fn poison(d: *Domain, index: u32, ch: *layout.Channel, side: u32) void {
     _ = @atomicRmw(u64, &d.header().corrupt_descriptors, .Add, 1, .monotonic);
     const previous = @atomicRmw(u32, &ch.flags, .Or, layout.flag.corrupt | layout.flag.reset, .acq_rel);
-    if (previous & layout.flag.reset == 0) d.notify(peerOf(ch, side), index);
+    if (previous & layout.flag.reset == 0) d.notify(peerOf(d, index, ch, side), index);
 }
 
 const Buffer = struct { class: u32, index: u32 };
@@ -276,7 +302,7 @@ fn wakeConsumer(d: *Domain, ring: Ring, ch: *layout.Channel, index: u32, side: u
     if (@atomicRmw(u32, &ring.header.consumer_waiting, .Xchg, 0, .seq_cst) == 0) return;
     // Monotonic: a hint, read after the consumer is woken by the notify below.
     @atomicStore(u64, &ring.header.notified_at, stamp(), .monotonic);
-    d.notify(peerOf(ch, side), index);
+    d.notify(peerOf(d, index, ch, side), index);
 }
 
 /// Now, as the bits of an f64 of CLOCK_MONOTONIC nanoseconds (see `RingHeader.notified_at`).
@@ -288,7 +314,7 @@ fn wakeProducer(d: *Domain, ring: Ring, ch: *layout.Channel, index: u32, side: u
     // seq_cst, paired with the producer's store of `producer_waiting` in `armSend`.
     if (@atomicLoad(u32, &ring.header.producer_waiting, .seq_cst) == 0) return;
     if (@atomicRmw(u32, &ring.header.producer_waiting, .Xchg, 0, .seq_cst) == 0) return;
-    d.notify(peerOf(ch, side), index);
+    d.notify(peerOf(d, index, ch, side), index);
 }
 
 /// Receives up to `out.len / 2` descriptors as (id, length) pairs. Returns how many. Every
@@ -406,17 +432,24 @@ pub fn closeWrite(d: *Domain, index: u32, side: u32) Error!void {
     const ch = try validateSide(d, index, side);
     // Release: pairs with the acquire load of the flags in `recvMany`; our pushes come first.
     const previous = @atomicRmw(u32, &ch.flags, .Or, eofBit(side), .acq_rel);
-    if (previous & eofBit(side) == 0) d.notify(peerOf(ch, side), index);
+    if (previous & eofBit(side) == 0) d.notify(peerOf(d, index, ch, side), index);
 }
 
 /// Full close of one side: drains what we did not read, then marks the side gone. The last side
-/// out tears the channel down.
+/// out tears the channel down. A slot that was freed and taken again meanwhile (see
+/// `validateSide`) is left alone: only this process's record of it goes.
 pub fn close(d: *Domain, index: u32, side: u32) Error!void {
-    _ = try validateSide(d, index, side);
+    if (index >= d.config.channel_max or side > 1) return error.Invalid;
+    const local = d.locals[index][side];
+    if (!local.open) return error.Invalid;
+    defer d.locals[index][side] = .{};
+    const ch = d.channelAt(index);
+    if (@atomicLoad(u32, &ch.generation, .acquire) != local.generation) return;
     const ring = d.ringAt(index, 1 - side);
     const label = layout.ownerInflight(index, 1 - side);
     var items: [64]u64 = undefined;
-    while (true) {
+    var rounds: u32 = 0;
+    while (rounds < d.config.ring_capacity) : (rounds += 1) {
         const n = ring.popMany(&items) catch break;
         if (n == 0) break;
         for (items[0..n]) |item| releaseLabelled(d, layout.descriptorBuffer(item), label);
@@ -444,7 +477,7 @@ pub fn closeSide(d: *Domain, index: u32, side: u32, died: bool) void {
     if (previous & goneBit(1 - side) != 0) {
         teardown(d, index);
     } else {
-        d.notify(peerOf(ch, side), index);
+        d.notify(peerOf(d, index, ch, side), index);
     }
 }
 

@@ -25,6 +25,13 @@ pub const Error = error{
     HugepagesUnavailable,
     /// The directory is too long for doorbell socket addresses (108 bytes with the file name).
     PathTooLong,
+    /// A symlink, directory, socket, FIFO or device where the domain or its lock file should be.
+    NotRegular,
+    /// The domain, its lock file or its directory belongs to another user, who was not allowed
+    /// (see `Options.trust`): joining it would hand our data to whoever created it.
+    ForeignOwner,
+    /// Another process held the domain's lock for longer than `Options.lock_timeout_ns`.
+    LockTimeout,
     Io,
 };
 
@@ -46,10 +53,51 @@ pub const Options = struct {
     mode: u32 = 0o600,
     runtime: u32 = 0,
     config: layout.Config = .{},
-    /// Where to look for and create the domain. Empty: hugetlbfs mounts, then /dev/shm, then /tmp.
+    /// Where to look for and create the domain. Empty: this user's directory (`xio-<uid>`, mode
+    /// 0700) under each hugetlbfs mount, then /dev/shm, then /tmp; or with `trust.group`, that
+    /// group's (`xio-g<gid>`, mode 2770).
     dir: []const u8 = "",
+    trust: Trust = .{},
+    /// The longest an open (or any control-plane step) waits for a lock another process holds.
+    lock_timeout_ns: u64 = std.time.ns_per_s,
 
     pub const Hugepages = enum(u32) { auto = 0, require = 1, never = 2 };
+
+    /// Whose domains this process joins besides its own user's. A domain is a trust boundary:
+    /// whoever created the file can read everything sent through it, so a file of another user
+    /// (in a shared directory such as /dev/shm, where anyone can create a name first) is refused
+    /// unless the caller opted in.
+    pub const Trust = struct {
+        /// Members of this group share domains: they live in the group's directory, are created
+        /// group-owned with mode 0660, and files of any member are joined. None when null.
+        group: ?u32 = null,
+        /// Further user ids whose files are joined.
+        owners: [owners_max]u32 = @splat(no_owner),
+
+        pub const owners_max = 4;
+        pub const no_owner: u32 = std.math.maxInt(u32);
+
+        /// Whether a file (or directory) owned by `uid` and group `gid` may be joined.
+        pub fn allows(trust: Trust, uid: u32, gid: u32) bool {
+            if (uid == sys.geteuid()) return true;
+            for (trust.owners) |owner| if (owner != no_owner and owner == uid) return true;
+            return trust.group != null and trust.group.? == gid;
+        }
+    };
+};
+
+/// What this process knows of one of its channels, in its own memory: what shared memory says is
+/// checked against it, so that a peer that scribbles on the slot cannot redirect our sends or
+/// our notifications, nor hide a corruption.
+pub const LocalSide = struct {
+    /// This process holds this side of the channel (0 client, 1 server; a node that connects to
+    /// its own service holds both).
+    open: bool = false,
+    /// The node at the other end, as of the connect or accept.
+    peer: u32 = 0,
+    /// The slot's generation as of the connect or accept: a slot freed and taken again by others
+    /// has another.
+    generation: u32 = 0,
 };
 
 /// A connection from this process to another node's doorbell socket, made on first use.
@@ -85,6 +133,12 @@ pub const Domain = struct {
     bell_dir: [path_bytes_max]u8 = undefined,
     bell_dir_len: u32 = 0,
     bells: [layout.node_max_limit]Bell = @splat(.{}),
+    lock_timeout_ns: u64 = std.time.ns_per_s,
+    trust: Options.Trust = .{},
+    /// This process's record of its channels, by slot and side (see `LocalSide`).
+    locals: [layout.channel_max_limit][2]LocalSide = @splat(@splat(.{})),
+    /// Set when a notification of this handle rang a parked node's doorbell (see `xio_send`).
+    rang: bool = false,
 
     pub fn setIdentity(d: *Domain, dir: []const u8, name: []const u8) void {
         assert(dir.len < path_bytes_max);
@@ -137,12 +191,15 @@ pub const Domain = struct {
 
     /// Serialises the control plane (joins, leaves, clean-ups, services) between processes. A
     /// handle is used by one thread, and two handles in one process are two open files whose
-    /// OFD locks exclude each other, so no thread mutex is needed beside it.
-    pub fn lockControl(d: *Domain) void {
-        sys.lockWait(d.fd, control_lock_byte) catch {
-            // Only EDEADLK or EBADF can get here; both mean a bug, not a peer's doing.
+    /// OFD locks exclude each other, so no thread mutex is needed beside it. Waits at most the
+    /// handle's lock timeout: a peer stopped (or malicious) with the lock held must not freeze
+    /// everyone else's event loop.
+    pub fn lockControl(d: *Domain) error{LockTimeout}!void {
+        const locked = sys.lockWaitFor(d.fd, control_lock_byte, d.lock_timeout_ns) catch {
+            // Only EBADF or EINVAL can get here; both mean a bug, not a peer's doing.
             @panic("xio: cannot take the domain's control lock");
         };
+        if (!locked) return error.LockTimeout;
     }
 
     pub fn unlockControl(d: *Domain) void {
@@ -197,7 +254,10 @@ pub const Domain = struct {
         // busy notifier off the line's exclusive state while the receiver is awake.
         if (@atomicLoad(u32, &target.parked, .seq_cst) == 0) return;
         if (@atomicRmw(u32, &target.parked, .Xchg, 0, .seq_cst) == 0) return;
-        if (d.bellSend(index)) return;
+        if (d.bellSend(index)) {
+            d.rang = true;
+            return;
+        }
         // Nobody heard it. Leave the node parked, so that the next notifier tries again; the
         // node's own periodic drain (every few hundred ms) bounds the wait meanwhile.
         @atomicStore(u32, &target.parked, 1, .seq_cst);
@@ -336,7 +396,8 @@ pub const Domain = struct {
             if (!sys.lockHeld(d.fd, nodeLockByte(index))) suspects += 1;
         }
         if (suspects == 0) return 0;
-        d.lockControl();
+        // A lock held too long: the next probe tries again.
+        d.lockControl() catch return 0;
         defer d.unlockControl();
         return d.reclaimDeadLocked();
     }
@@ -508,6 +569,10 @@ const Candidates = struct {
     lens: [8]u32 = undefined,
     hugetlbfs: [8]bool = undefined,
     count: u32 = 0,
+    /// The first directory that could not be used because someone else owns it (or it is not a
+    /// directory), for the error.
+    refused: ?Error = null,
+    trust: Options.Trust = .{},
 
     fn add(c: *Candidates, dir: []const u8, hugetlbfs: bool) void {
         if (c.count == c.dirs.len or dir.len >= path_bytes_max - 80) return;
@@ -517,24 +582,52 @@ const Candidates = struct {
         c.count += 1;
     }
 
+    /// Adds this user's (or the trusted group's) directory under `base`, creating it if needed.
+    fn addPrivate(c: *Candidates, base: []const u8, hugetlbfs: bool) void {
+        if (c.count == c.dirs.len) return;
+        const buffer = &c.dirs[c.count];
+        const path = if (c.trust.group) |gid|
+            std.mem.printSentinel(buffer, "{s}/xio-g{d}", .{ base, gid }, 0) catch return
+        else
+            std.mem.printSentinel(buffer, "{s}/xio-{d}", .{ base, sys.geteuid() }, 0) catch return;
+        if (path.len >= path_bytes_max - 80) return;
+        ensureDirectory(path, c.trust) catch |err| switch (err) {
+            // Not ours to use (another user made it, or a file squats the name): an error,
+            // unless a later store works and nobody squats there.
+            error.ForeignOwner, error.NotRegular => {
+                c.refused = c.refused orelse err;
+                return;
+            },
+            // Read-only or full store, or no permission to create directories here: skip it.
+            else => return,
+        };
+        c.lens[c.count] = @intCast(path.len);
+        c.hugetlbfs[c.count] = hugetlbfs;
+        c.count += 1;
+    }
+
     fn get(c: *const Candidates, i: u32) []const u8 {
         return c.dirs[i][0..c.lens[i]];
     }
 
     fn visitMount(c: *Candidates, mount_point: []const u8) bool {
-        c.add(mount_point, true);
+        c.addPrivate(mount_point, true);
         return false;
     }
 
-    fn collect(options: Options) Candidates {
-        var c: Candidates = .{};
+    fn collect(options: Options) Error!Candidates {
+        var c: Candidates = .{ .trust = options.trust };
         if (options.dir.len > 0) {
             c.add(options.dir, isHugetlbfsMount(options.dir));
             return c;
         }
         if (options.hugepages != .never) sys.forEachHugetlbfsMount(&c, visitMount);
-        c.add("/dev/shm", false);
-        c.add("/tmp", false);
+        c.addPrivate("/dev/shm", false);
+        c.addPrivate("/tmp", false);
+        // A squatted directory is never passed over quietly: another process of this user that
+        // found it free would use it, and the two would not meet.
+        if (c.refused) |err| return err;
+        if (c.count == 0) return error.PermissionDenied;
         return c;
     }
 
@@ -544,9 +637,32 @@ const Candidates = struct {
         while (i < c.count) : (i += 1) {
             if (!c.hugetlbfs[i]) return c.get(i);
         }
-        return "/tmp";
+        return c.get(0);
     }
 };
+
+/// Creates `path` as this user's private directory (mode 0700), or the trusted group's (2770,
+/// group-owned), or checks that the one already there is exactly that: a directory, not a
+/// symlink, owned by this user (or of the group), and closed to everyone else.
+fn ensureDirectory(path: [:0]const u8, trust: Options.Trust) Error!void {
+    const mode: u32 = if (trust.group != null) 0o2770 else 0o700;
+    sys.mkdir(path, mode) catch |err| switch (err) {
+        error.AlreadyExists => {},
+        else => return mapSys(err),
+    };
+    if (trust.group) |gid| {
+        // A new directory takes our effective group: hand it to the trusted one.
+        _ = std.os.linux.chown(path, std.math.maxInt(u32), gid);
+    }
+    const info = sys.lstat(path) catch |err| return mapSys(err);
+    if (!info.isDirectory()) return error.NotRegular;
+    if (trust.group) |gid| {
+        if (info.gid != gid or info.mode & 0o007 != 0) return error.ForeignOwner;
+        if (!trust.allows(info.uid, info.gid)) return error.ForeignOwner;
+    } else {
+        if (info.uid != sys.geteuid() or info.mode & 0o077 != 0) return error.ForeignOwner;
+    }
+}
 
 fn isHugetlbfsMount(dir: []const u8) bool {
     const Finder = struct {
@@ -570,11 +686,12 @@ fn sweepOrphans(candidates: *const Candidates, keep: []const u8) void {
         dir: []const u8,
         lock_dir: []const u8,
         keep: []const u8,
+        trust: Options.Trust,
         fn visit(self: *@This(), entry: []const u8) bool {
             if (!std.mem.startsWith(u8, entry, "xio-")) return false;
             const name = entry[4..];
             if (std.mem.eql(u8, name, self.keep) or !validName(name)) return false;
-            removeIfOrphan(self.dir, self.lock_dir, name);
+            removeIfOrphan(self.dir, self.lock_dir, name, self.trust);
             return false;
         }
     };
@@ -582,12 +699,12 @@ fn sweepOrphans(candidates: *const Candidates, keep: []const u8) void {
     var i: u32 = 0;
     while (i < candidates.count) : (i += 1) {
         const dir = candidates.get(i);
-        var sweeper: Sweeper = .{ .dir = dir, .lock_dir = candidates.lockDir(), .keep = keep };
+        var sweeper: Sweeper = .{ .dir = dir, .lock_dir = candidates.lockDir(), .keep = keep, .trust = candidates.trust };
         sys.forEachEntry(dirZ(&path_buffer, dir), &sweeper, Sweeper.visit);
     }
 }
 
-fn removeIfOrphan(dir: []const u8, lock_dir: []const u8, name: []const u8) void {
+fn removeIfOrphan(dir: []const u8, lock_dir: []const u8, name: []const u8, trust: Options.Trust) void {
     var lock_buffer: [path_bytes_max]u8 = undefined;
     const lock_path = lockPath(&lock_buffer, lock_dir, name) catch return;
     const lock_fd = sys.open(lock_path, false, 0) catch return; // no lock file: not ours to judge
@@ -597,6 +714,9 @@ fn removeIfOrphan(dir: []const u8, lock_dir: []const u8, name: []const u8) void 
     const path = domainPath(&path_buffer, dir, name) catch return;
     const fd = sys.open(path, false, 0) catch return;
     defer sys.close(fd);
+    // Only files we would join are ours to remove.
+    const info = sys.fstat(fd) catch return;
+    if (!info.isRegular() or !trust.allows(info.uid, info.gid)) return;
     var header: layout.Header = undefined;
     readAll(fd, std.mem.asBytes(&header)) catch return;
     if (header.magic != layout.magic or header.version != layout.version) return;
@@ -620,7 +740,7 @@ pub var last_detail: u32 = 0;
 pub fn open(name: []const u8, options: Options) Error!*Domain {
     if (!validName(name)) return error.InvalidName;
     if (options.dir.len >= path_bytes_max - 80) return error.InvalidName;
-    const candidates = Candidates.collect(options);
+    const candidates = try Candidates.collect(options);
     sweepOrphans(&candidates, name);
 
     var lock_buffer: [path_bytes_max]u8 = undefined;
@@ -629,11 +749,14 @@ pub fn open(name: []const u8, options: Options) Error!*Domain {
     if (bellPathIn(&bell_buffer, candidates.lockDir(), name, layout.node_max_limit - 1) == null) {
         return error.PathTooLong;
     }
+    const deadline = sys.nowNs() + options.lock_timeout_ns;
     var attempts: u32 = 0;
     while (attempts < 64) : (attempts += 1) {
-        const lock_fd = try openLockFile(lock_path, options.mode);
+        const lock_fd = try openLockFile(lock_path, options.mode, options.trust);
         defer sys.close(lock_fd);
-        sys.lockWait(lock_fd, 0) catch return error.Io;
+        const now = sys.nowNs();
+        const locked = sys.lockWaitFor(lock_fd, 0, if (deadline > now) deadline - now else 0) catch return error.Io;
+        if (!locked) return error.LockTimeout;
         // The last leaver unlinks the lock file while holding it; if we waited on that old file,
         // start over on the new one.
         const info = sys.fstat(lock_fd) catch return error.Io;
@@ -651,7 +774,9 @@ pub fn open(name: []const u8, options: Options) Error!*Domain {
         const bell_dir = candidates.lockDir();
         @memcpy(domain.bell_dir[0..bell_dir.len], bell_dir);
         domain.bell_dir_len = @intCast(bell_dir.len);
-        domain.lockControl();
+        domain.lock_timeout_ns = options.lock_timeout_ns;
+        domain.trust = options.trust;
+        try domain.lockControl();
         defer domain.unlockControl();
         try domain.joinLocked(options.runtime);
         return domain;
@@ -669,9 +794,18 @@ fn anyDomainFile(candidates: *const Candidates, name: []const u8) bool {
     return false;
 }
 
-fn openLockFile(path: [:0]const u8, mode: u32) Error!sys.Fd {
+/// Creates the lock file, or opens the one there if it is a regular file of a trusted owner:
+/// whoever owns it can hold it to keep everyone out, or delete it under a creator.
+fn openLockFile(path: [:0]const u8, mode: u32, trust: Options.Trust) Error!sys.Fd {
     const fd = sys.open(path, true, mode) catch |err| switch (err) {
-        error.AlreadyExists => return sys.open(path, false, 0) catch |e| return mapSys(e),
+        error.AlreadyExists => {
+            const existing = sys.open(path, false, 0) catch |e| return mapSys(e);
+            errdefer sys.close(existing);
+            const info = sys.fstat(existing) catch return error.Io;
+            if (!info.isRegular()) return error.NotRegular;
+            if (!trust.allows(info.uid, info.gid)) return error.ForeignOwner;
+            return existing;
+        },
         else => return mapSys(err),
     };
     sys.fchmod(fd, mode) catch {};
@@ -681,6 +815,7 @@ fn openLockFile(path: [:0]const u8, mode: u32) Error!sys.Fd {
 fn mapSys(err: sys.Error) Error {
     return switch (err) {
         error.NotFound => error.NotFound,
+        error.NotRegular => error.NotRegular,
         error.PermissionDenied => error.PermissionDenied,
         error.NoSpace => error.NoSpace,
         else => error.Io,
@@ -697,7 +832,7 @@ fn openLocked(name: []const u8, options: Options, candidates: *const Candidates)
             error.NotFound => continue,
             else => return mapSys(err),
         };
-        const domain = attach(fd, path, options) catch |err| switch (err) {
+        const domain = attach(fd, options) catch |err| switch (err) {
             error.Busy => {
                 // A creator died before publishing the header. We hold the creation lock, so
                 // nobody else is creating it now: remove the remains and create afresh.
@@ -717,9 +852,12 @@ fn openLocked(name: []const u8, options: Options, candidates: *const Candidates)
     return create(name, options, candidates);
 }
 
-fn attach(fd: sys.Fd, path: [:0]const u8, options: Options) Error!*Domain {
-    _ = path;
+fn attach(fd: sys.Fd, options: Options) Error!*Domain {
     const info = sys.fstat(fd) catch return error.Io;
+    // Before anything is read or mapped: a device or a FIFO is no domain, and a file of a user
+    // we do not trust is not ours to join (see `Options.Trust`).
+    if (!info.isRegular()) return error.NotRegular;
+    if (!options.trust.allows(info.uid, info.gid)) return error.ForeignOwner;
     var header: layout.Header = std.mem.zeroes(layout.Header);
     const header_bytes: []u8 = std.mem.asBytes(&header);
     const readable: usize = @intCast(@min(info.size_bytes, header_bytes.len));
@@ -756,7 +894,6 @@ fn attach(fd: sys.Fd, path: [:0]const u8, options: Options) Error!*Domain {
         last_detail = @intCast(@min(info.size_bytes, std.math.maxInt(u32)));
         return error.Truncated;
     }
-    _ = options;
 
     const base = sys.mapShared(fd, offsets.total_size) catch |err| return mapSys(err);
     const domain = newHandle(fd, base, config, offsets, backing) catch {
@@ -918,16 +1055,28 @@ fn closeMapping(domain: *Domain) void {
 /// and removes the files if it was the last node. The handle is freed.
 pub fn leave(domain: *Domain) void {
     const lock_path = domain.lock_path[0..domain.lock_path_len :0];
-    const lock_fd: ?sys.Fd = openLockFile(lock_path, 0o600) catch null;
-    if (lock_fd) |fd| sys.lockWait(fd, 0) catch {};
-
-    domain.lockControl();
+    var lock_fd: ?sys.Fd = openLockFile(lock_path, 0o600, domain.trust) catch null;
+    if (lock_fd) |fd| {
+        const locked = sys.lockWaitFor(fd, 0, domain.lock_timeout_ns) catch false;
+        if (!locked) {
+            sys.close(fd);
+            lock_fd = null; // clean up all the same; only the removal of the files needs it
+        }
+    }
+    domain.lockControl() catch {
+        // Someone holds the control plane for too long: leave without cleaning up. Once the
+        // mapping's descriptor closes, our liveness lock drops, and the next probe of any
+        // survivor reclaims this node as it would a dead one.
+        if (lock_fd) |fd| sys.close(fd);
+        closeMapping(domain);
+        return;
+    };
     const node = domain.nodeAt(domain.node);
     domain.removeNodeLocked(domain.node, false);
     // Release: our clean-up is visible before the slot reads as free; the lock drops after.
     @atomicStore(u32, &node.status, layout.nodeStatus(.free, domain.node_generation +% 1), .release);
     sys.unlock(domain.fd, nodeLockByte(domain.node));
-    const last = domain.othersAliveLocked() == 0;
+    const last = lock_fd != null and domain.othersAliveLocked() == 0;
     if (last) {
         var path_buffer: [path_bytes_max]u8 = undefined;
         sys.unlink(domain.pathOf(&path_buffer));

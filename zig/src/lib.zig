@@ -35,6 +35,9 @@ pub const Status = enum(i32) {
     invalid_config = -22,
     hugepages_unavailable = -23,
     path_too_long = -24,
+    not_regular = -25,
+    foreign_owner = -26,
+    lock_timeout = -27,
 };
 
 fn code(status: Status) i32 {
@@ -55,6 +58,7 @@ fn channelCode(err: channel.Error) i32 {
         error.InUse => .in_use,
         error.Full => .full,
         error.TooBig => .too_big,
+        error.LockTimeout => .lock_timeout,
     });
 }
 
@@ -73,6 +77,9 @@ fn domainCode(err: domain_mod.Error) i32 {
         error.Busy => .busy,
         error.HugepagesUnavailable => .hugepages_unavailable,
         error.PathTooLong => .path_too_long,
+        error.NotRegular => .not_regular,
+        error.ForeignOwner => .foreign_owner,
+        error.LockTimeout => .lock_timeout,
         error.Io => .io,
     });
 }
@@ -80,7 +87,9 @@ fn domainCode(err: domain_mod.Error) i32 {
 pub const version: u32 = 1;
 
 /// Words of the `options` array given to `xio_open`.
-pub const open_option_words = 17;
+pub const open_option_words = 23;
+/// An unused option word (no group, no further owner).
+const option_none: u32 = std.math.maxInt(u32);
 
 export fn xio_version() u32 {
     return version;
@@ -118,6 +127,11 @@ export fn xio_open(
         .runtime = o[3],
         .config = config,
         .dir = dir_ptr[0..dir_len],
+        .trust = .{
+            .group = if (o[17] == option_none) null else o[17],
+            .owners = .{ o[19], o[20], o[21], o[22] },
+        },
+        .lock_timeout_ns = @as(u64, o[18]) * std.time.ns_per_ms,
     };
     domain_mod.last_detail = 0;
     const d = domain_mod.open(name_ptr[0..name_len], options) catch |err| {
@@ -242,10 +256,14 @@ export fn xio_refuse(d: *Domain, chan: u32) void {
     channel.refuse(d, chan);
 }
 
+/// Sends one message. Returns 1 if the peer was asleep and this send rang its doorbell (it will
+/// wake up, usually on this very core), 0 if it was sent to a peer awake, or a status.
 export fn xio_send(d: *Domain, chan: u32, side: u32, id: u32, length: u32) i32 {
     const pair = [2]u32{ id, length };
+    d.rang = false;
     const sent = channel.sendMany(d, chan, side, &pair) catch |err| return channelCode(err);
-    return if (sent == 1) 0 else code(.invalid);
+    if (sent != 1) return code(.invalid);
+    return @intFromBool(d.rang);
 }
 
 /// Sends the `count` (id, length) pairs at `io[2..]`. Returns how many were sent.

@@ -16,6 +16,8 @@ pub const Error = error{
     WouldBlock,
     Interrupted,
     InvalidArgument,
+    /// A symlink, a directory, a socket or a device where a regular file was expected.
+    NotRegular,
     Unexpected,
 };
 
@@ -23,6 +25,9 @@ fn check(rc: usize) Error!usize {
     return switch (linux.errno(rc)) {
         .SUCCESS => rc,
         .EXIST => error.AlreadyExists,
+        // LOOP: a symlink (opened with NOFOLLOW); ISDIR: a directory; NXIO: a socket or a FIFO
+        // with nobody at the other end.
+        .LOOP, .ISDIR, .NXIO => error.NotRegular,
         .NOENT, .NOTDIR => error.NotFound,
         .ACCES, .PERM, .ROFS => error.PermissionDenied,
         .NOSPC, .NOMEM, .FBIG => error.NoSpace,
@@ -41,6 +46,8 @@ pub fn open(path: [*:0]const u8, exclusive: bool, mode: u32) Error!Fd {
         .EXCL = exclusive,
         .CLOEXEC = true,
         .NOFOLLOW = true,
+        // A FIFO planted where a domain should be must not block the open.
+        .NONBLOCK = true,
     };
     while (true) {
         const rc = check(linux.open(path, flags, mode)) catch |err| switch (err) {
@@ -80,13 +87,65 @@ pub fn fallocate(fd: Fd, size_bytes: u64) Error!void {
     }
 }
 
-pub const FileInfo = struct { size_bytes: u64, links: u64, uid: u32 };
+pub const FileInfo = struct {
+    size_bytes: u64,
+    links: u64,
+    uid: u32,
+    gid: u32,
+    /// The file type and permission bits (`st_mode`).
+    mode: u32,
+
+    pub fn isRegular(info: FileInfo) bool {
+        return info.mode & linux.S.IFMT == linux.S.IFREG;
+    }
+
+    pub fn isDirectory(info: FileInfo) bool {
+        return info.mode & linux.S.IFMT == linux.S.IFDIR;
+    }
+};
+
+const stat_mask: linux.STATX = .{ .TYPE = true, .MODE = true, .SIZE = true, .NLINK = true, .UID = true, .GID = true };
+
+fn infoOf(stx: *const linux.Statx) FileInfo {
+    return .{ .size_bytes = stx.size, .links = stx.nlink, .uid = stx.uid, .gid = stx.gid, .mode = stx.mode };
+}
 
 pub fn fstat(fd: Fd) Error!FileInfo {
     var stx: linux.Statx = undefined;
     const empty: [*:0]const u8 = "";
-    _ = try check(linux.statx(fd, empty, linux.AT.EMPTY_PATH, .{ .SIZE = true, .NLINK = true, .UID = true }, &stx));
-    return .{ .size_bytes = stx.size, .links = stx.nlink, .uid = stx.uid };
+    _ = try check(linux.statx(fd, empty, linux.AT.EMPTY_PATH, stat_mask, &stx));
+    return infoOf(&stx);
+}
+
+/// The status of `path` itself (a symlink is reported as one, not followed).
+pub fn lstat(path: [*:0]const u8) Error!FileInfo {
+    var stx: linux.Statx = undefined;
+    _ = try check(linux.statx(linux.AT.FDCWD, path, linux.AT.SYMLINK_NOFOLLOW, stat_mask, &stx));
+    return infoOf(&stx);
+}
+
+/// Creates directory `path` with `mode` (exactly: the umask does not narrow it). AlreadyExists if
+/// something is there.
+pub fn mkdir(path: [*:0]const u8, mode: u32) Error!void {
+    _ = try check(linux.mkdir(path, mode));
+    _ = check(linux.chmod(path, mode)) catch {};
+}
+
+pub fn geteuid() u32 {
+    return linux.geteuid();
+}
+
+pub fn getegid() u32 {
+    return linux.getegid();
+}
+
+/// Sleeps for about `duration_ns` (interrupted sleeps are not resumed: callers loop).
+pub fn nap(duration_ns: u64) void {
+    const ts: linux.timespec = .{
+        .sec = @intCast(duration_ns / std.time.ns_per_s),
+        .nsec = @intCast(duration_ns % std.time.ns_per_s),
+    };
+    _ = linux.nanosleep(&ts, null);
 }
 
 pub fn mapShared(fd: Fd, size_bytes: u64) Error![*]align(4096) u8 {
@@ -134,15 +193,19 @@ pub fn lockTry(fd: Fd, byte: u64) Error!bool {
     return true;
 }
 
-/// Takes the write lock on `byte`, waiting for its holder to release it or to die.
-pub fn lockWait(fd: Fd, byte: u64) Error!void {
-    while (true) {
-        _ = ofd(fd, linux.F.OFD_SETLKW, linux.F.WRLCK, byte) catch |err| switch (err) {
-            error.Interrupted => continue,
-            else => return err,
-        };
-        return;
+/// Takes the write lock on `byte`, waiting at most `timeout_ns` for its holder to release it or to
+/// die. Returns false on timeout. (Polled, not F_OFD_SETLKW: a blocked lock wait cannot be
+/// bounded, and a holder that never lets go must not freeze its waiters' event loops.)
+pub fn lockWaitFor(fd: Fd, byte: u64, timeout_ns: u64) Error!bool {
+    if (try lockTry(fd, byte)) return true;
+    const deadline = nowNs() + timeout_ns;
+    var pause_ns: u64 = 20 * std.time.ns_per_us;
+    while (nowNs() < deadline) {
+        nap(pause_ns);
+        if (try lockTry(fd, byte)) return true;
+        pause_ns = @min(pause_ns * 2, std.time.ns_per_ms);
     }
+    return false;
 }
 
 pub fn unlock(fd: Fd, byte: u64) void {

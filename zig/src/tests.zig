@@ -169,6 +169,7 @@ test "a forged descriptor poisons the channel instead of reaching memory" {
     defer domain_mod.leave(a);
     _ = try channel.listen(a, "svc");
     const chan = try channel.connect(a, "svc");
+    _ = try channel.accept(a, chan);
     var out: [2]u32 = undefined;
     // A buffer index past the end of its class.
     try channel.debugPlant(a, chan, 0, layout.descriptor(layout.bufferId(0, 31) + 100, 10));
@@ -184,6 +185,7 @@ test "a valid buffer that is not in flight on this channel is rejected" {
     defer domain_mod.leave(a);
     _ = try channel.listen(a, "svc");
     const chan = try channel.connect(a, "svc");
+    _ = try channel.accept(a, chan);
     const id = try channel.alloc(a, 10); // held by us, not in flight
     try channel.debugPlant(a, chan, 0, layout.descriptor(id, 10));
     var out: [2]u32 = undefined;
