@@ -2,7 +2,7 @@
 # One entry point for everything that needs the toolchain: it installs the pinned Deno, Bun and Zig
 # into this folder when they are missing, builds the native library, and then runs the command.
 #
-#   bash scripts/xio.sh build | test | demo | bench [args] | zig [args] | deno [args] | bun [args]
+#   bash scripts/xio.sh build | test | demo | bench [args] | chaos [args] | zig [args] | deno [args] | bun [args]
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -67,8 +67,9 @@ case "$cmd" in
   test-js) ensure_js_tools; build; test_js "$@" ;;
   demo) ensure_js_tools; build; deno run --allow-all examples/pipeline/main.ts "$@" ;;
   bench) ensure_js_tools; build; deno run --allow-all bench/main.ts "$@" ;;
+  chaos) ensure_js_tools; build; deno run --allow-all bench/chaos.ts "$@" ;;
   zig) ensure_zig; (cd zig && zig "$@") ;;
   deno) ensure_js_tools; deno "$@" ;;
   bun) ensure_js_tools; bun "$@" ;;
-  *) echo "usage: bash scripts/xio.sh build|test|test-js|demo|bench|zig|deno|bun [args]" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/xio.sh build|test|test-js|demo|bench|chaos|zig|deno|bun [args]" >&2; exit 2 ;;
 esac

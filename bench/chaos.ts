@@ -1,0 +1,120 @@
+/**
+ * The long chaos run (`deno task chaos [--kills N] [--soak-minutes M] [--parallel P] [--seed S]`):
+ * N peers killed with SIGKILL at random moments (default 5000), across the three layers, both
+ * runtimes and the poll modes, then a soak of M minutes (default 60) at mixed load: long-lived
+ * checked clients of every layer keep running while more peers are killed around them.
+ *
+ * Reports the runs, hangs, leaks (buffers or nodes not back at the end), crashes (peers that died
+ * of something else than our kill, or a survivor that fails), mixed-up messages, and the time a
+ * survivor took to notice a dead server (p50, p99, max). Writes bench/results/chaos.json.
+ */
+import process from "node:process";
+import { Domain, setDefaultDomain } from "../mod.ts";
+import { drive, freeAll, killPeers, LAYERS, quantile, survive } from "../tests/_chaos.ts";
+import { delay } from "../tests/_helpers.ts";
+import { machine, progress, report } from "./_suite.ts";
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const at = args.indexOf(`--${name}`);
+  return at >= 0 ? Number(args[at + 1]) : fallback;
+};
+const kills = option("kills", 5000);
+const soakMinutes = option("soak-minutes", 60);
+const parallel = option("parallel", 4);
+const seed = option("seed", Date.now() % 1_000_000);
+
+const domain = Domain.open({ name: `chaos-bench-${process.pid}`, channels: 2048 });
+setDefaultDomain(domain);
+const untyped: string[] = [];
+const stop = survive(domain, untyped);
+const started = performance.now();
+
+// The kills, in batches so that progress shows.
+const detection: number[] = [];
+const mixed: string[] = [];
+const hangs: string[] = [];
+const BATCH = 100;
+for (let done = 0; done < kills; done += BATCH) {
+  const n = Math.min(BATCH, kills - done);
+  const r = await killPeers(domain, { kills: n, parallel, seed: seed + done, untyped });
+  detection.push(...r.detection);
+  mixed.push(...r.mixed);
+  hangs.push(...r.hangs);
+  const sorted = [...detection].sort((a, b) => a - b);
+  progress(
+    `${done + n}/${kills} kills: ${hangs.length} hangs, ${mixed.length} mixed, ${untyped.length} untyped; ` +
+      `noticed p50 ${quantile(sorted, 0.5).toFixed(1)} ms, p99 ${quantile(sorted, 0.99).toFixed(1)} ms`,
+  );
+}
+
+// The soak: checked clients of every layer run throughout, while kills go on around them.
+let soakKills = 0;
+let soakExchanges = 0;
+if (soakMinutes > 0) {
+  const until = performance.now() + soakMinutes * 60_000;
+  const steady = LAYERS.map((layer) =>
+    (async () => {
+      while (performance.now() < until) {
+        const error = await drive(layer, domain, layer, "event", (wrong) => mixed.push(wrong));
+        soakExchanges++;
+        if (performance.now() < until) untyped.push(`a steady ${layer} client failed: ${String(error)}`);
+      }
+    })()
+  );
+  while (performance.now() < until) {
+    const r = await killPeers(domain, { kills: 20, parallel: 2, seed: seed + kills + soakKills, untyped });
+    soakKills += 20;
+    detection.push(...r.detection);
+    mixed.push(...r.mixed);
+    hangs.push(...r.hangs);
+    if (soakKills % 200 === 0) {
+      progress(`soak: ${Math.round((performance.now() - started) / 60_000)} min, ${soakKills} more kills`);
+    }
+  }
+  // The steady clients stop at `until` once their exchange ends (a kill can end it sooner).
+  await Promise.race([Promise.all(steady), delay(5000)]);
+}
+
+await stop();
+let leaked = true;
+for (let i = 0; i < 250 && leaked; i++) {
+  leaked = !freeAll(domain) || domain.stats().nodes.active > 1;
+  if (leaked) await delay(20);
+}
+const stats = domain.stats();
+domain.close();
+setDefaultDomain(undefined);
+
+const sorted = detection.sort((a, b) => a - b);
+const results = {
+  machine: machine(),
+  seed,
+  runs: kills + soakKills,
+  kills,
+  soak_minutes: soakMinutes,
+  soak_kills: soakKills,
+  hangs: hangs.length,
+  leaks: leaked ? 1 : 0,
+  leaked_buffers: stats.classes.reduce((n, c) => n + c.total - c.free, 0),
+  mixed: mixed.length,
+  untyped: untyped.length,
+  detection_ms: {
+    count: sorted.length,
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    max: sorted[sorted.length - 1],
+  },
+  reclaimed_nodes: stats.reclaimedNodes,
+  examples: { hangs: hangs.slice(0, 5), mixed: mixed.slice(0, 5), untyped: untyped.slice(0, 5) },
+};
+const lines = [
+  "Chaos: peers killed with SIGKILL at random moments (zero-copy, Conn, HTTP; Deno and Bun; event, adaptive, spin)",
+  "| runs | hangs | leaks | mixed | untyped errors | noticed p50 | p99 | max |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  `| ${results.runs} | ${results.hangs} | ${results.leaks} | ${results.mixed} | ${results.untyped} | ${
+    results.detection_ms.p50.toFixed(1)
+  } ms | ${results.detection_ms.p99.toFixed(1)} ms | ${results.detection_ms.max.toFixed(1)} ms |`,
+];
+report("chaos", lines.join("\n"), results);
+process.exit(results.hangs + results.leaks + results.mixed + results.untyped === 0 ? 0 : 1);
