@@ -29,12 +29,10 @@
  */
 
 import {
-  BATCH_MAX,
+  Const,
   type Doorbell,
-  EVENTS_MAX,
   Flag,
   type Handle,
-  IO_WORDS,
   native,
   type NativeSymbols,
   Opt,
@@ -43,6 +41,8 @@ import {
   Status,
 } from "./ffi/mod.ts";
 import * as wake from "./_wake.ts";
+
+const BATCH_MAX = Const.batchMax;
 import * as check from "./_check.ts";
 import {
   AddrInUseError,
@@ -332,8 +332,8 @@ class Core implements wake.Wakeable {
     this.poll = options.poll ?? "event";
     this.spinMs = (options.spinMicros ?? 50) / 1000;
     this.pollMs = (options.pollMicros ?? DEFAULT_POLL_MICROS) / 1000;
-    this.io = new Uint32Array(runtime.arrayBuffer(sym.xio_io(handle), IO_WORDS * 4));
-    this.events = new Uint32Array(runtime.arrayBuffer(sym.xio_events(handle), EVENTS_MAX * 4));
+    this.io = new Uint32Array(runtime.arrayBuffer(sym.xio_io(handle), Const.ioWords * 4));
+    this.events = new Uint32Array(runtime.arrayBuffer(sym.xio_events(handle), Const.eventsMax * 4));
     sym.xio_stats(handle, this.stats, Stat.words);
     const s = this.stats;
     this.memory = runtime.arrayBuffer(sym.xio_base(handle), s[Stat.size]);
@@ -345,7 +345,7 @@ class Core implements wake.Wakeable {
     this.clients = new Array(s[Stat.channelMax]);
     this.servers = new Array(s[Stat.channelMax]);
     this.listeners = new Array(s[Stat.serviceMax]);
-    this.#node = new Uint32Array(this.memory, sym.xio_node_offset(handle) + NODE_LINE_BYTES, 6);
+    this.#node = new Uint32Array(this.memory, sym.xio_node_offset(handle) + Const.nodeWakeOffset, 6);
     try {
       this.doorbell = openDoorbell(this, options);
     } catch (error) {
@@ -406,8 +406,8 @@ class Core implements wake.Wakeable {
 
   /** The cached object of buffer `id`, marked as owned with `length` bytes. */
   adopt(id: number, length: number): SharedBuffer {
-    const cls = id >>> 24;
-    const index = id & 0xffffff;
+    const cls = id >>> Const.bufferClassShift;
+    const index = id & ((1 << Const.bufferClassShift) - 1);
     const list = this.buffers[cls];
     let buffer = list[index];
     if (buffer === undefined) {
@@ -717,19 +717,16 @@ function channelOptions(core: Core, options: ChannelOptions): Required<ChannelOp
   return { poll: options.poll ?? core.poll, pollMicros: options.pollMicros ?? core.pollMs * 1000 };
 }
 
-/** The second cache line of a node's slot holds its wake-up words (layout.zig, `Node`). */
-const NODE_LINE_BYTES = 128;
-
 /** A pending `recv()`. */
 interface Receiver {
   resolve: (message: SharedBuffer | null) => void;
   reject: (error: unknown) => void;
 }
 
-/** Bytes per cache-line pair of a ring header (layout.zig, `line_bytes`). */
-const RING_LINE_BYTES = 128;
+/** Bytes per cache-line pair of a ring header (layout.zig, `RingHeader`). */
+const RING_LINE_BYTES = Const.ringLineBytes;
 /** The f64 word of a ring header that holds `notified_at` (layout.zig, `RingHeader`). */
-const NOTIFIED_AT = (2 * RING_LINE_BYTES + 8) / 8;
+const NOTIFIED_AT = Const.ringNotifiedAtOffset / 8;
 /** How long a sender waiting for room in its ring polls before it parks, in ms. */
 const ROOM_POLL_MS = 0.2;
 /** The first poll for an answer, before a channel has learned how soon its answers come, in ms. */
@@ -1612,7 +1609,10 @@ function openError(name: string, code: number, detail: number): Error {
     case Status.notDomain:
       return new DomainError(`${what}: the file exists but is not an xio domain`, "ENOTDOMAIN");
     case Status.version:
-      return new DomainError(`${what}: layout version 1 expected, found ${detail}`, "EVERSION");
+      return new DomainError(
+        `${what}: layout version ${native().xio_version()} expected, found ${detail}`,
+        "EVERSION",
+      );
     case Status.truncated:
       return new DomainError(`${what}: the file is truncated`, "ETRUNCATED");
     case Status.layout:

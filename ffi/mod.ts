@@ -24,7 +24,8 @@ export type {
   TcpServeOptions,
   TcpServer,
 } from "./symbols.ts";
-export { BATCH_MAX, EVENTS_MAX, Flag, IO_WORDS, Opt, Stat, Status } from "./symbols.ts";
+export { ABI_VERSION, Const, Flag, Opt, Stat, Status } from "./symbols.ts";
+import { ABI_VERSION } from "./symbols.ts";
 
 /** Thrown when libxio cannot be found or loaded. */
 export class LibraryNotFoundError extends Error {
@@ -71,11 +72,25 @@ export function native(): NativeSymbols {
         `(looked for ${built ?? "a local build, but this module is not a local file"})`,
     );
   }
+  let symbols: NativeSymbols;
   try {
-    loaded = runtime.open(path);
+    symbols = runtime.open(path);
   } catch (cause) {
-    throw new LibraryNotFoundError(`Cannot load libxio from "${path}": ${cause}`, { cause });
+    // A library of another ABI usually lacks a symbol, which fails the whole dlopen.
+    throw new LibraryNotFoundError(
+      `Cannot load libxio from "${path}": ${cause} (a library built from another version of ` +
+        `@xio/core lacks symbols: rebuild it with "deno task build")`,
+      { cause },
+    );
   }
+  const found = symbols.xio_abi_version();
+  if (found !== ABI_VERSION) {
+    throw new LibraryNotFoundError(
+      `libxio at "${path}" has ABI version ${found}, this @xio/core needs ${ABI_VERSION}: ` +
+        `rebuild it with "deno task build"`,
+    );
+  }
+  loaded = symbols;
   loadedPath = path;
   return loaded;
 }

@@ -17,7 +17,7 @@ import {
   MessageTooLargeError,
   type SharedBuffer,
 } from "../mod.ts";
-import { native, Opt } from "../ffi/mod.ts";
+import { ABI_VERSION, native, Opt } from "../ffi/mod.ts";
 import { delay, Fixture, otherRuntime, runtimeName, uniqueName, within } from "./_helpers.ts";
 
 /** A small domain, so that many tests can run side by side. */
@@ -316,8 +316,21 @@ describe(`bad input gets typed errors (${runtimeName})`, () => {
     writeFileSync(`${dir}/xio-future`, header);
     assert.throws(
       () => Domain.open({ name: "future", dir }),
-      (e) => e instanceof DomainError && e.code === "EVERSION" && /found 99/.test(e.message),
+      (e) =>
+        e instanceof DomainError && e.code === "EVERSION" &&
+        new RegExp(`layout version ${native().xio_version()} expected, found 99`).test(e.message),
     );
+  });
+
+  test("the library and this package agree on the ABI, and a file that is no library is refused", async () => {
+    assert.equal(native().xio_abi_version(), ABI_VERSION);
+    const opener = new Fixture("open_domain.ts", [uniqueName("zc-nolib")], runtimeName, {
+      env: { XIO_LIB: `${dir}/xio-future` },
+    });
+    fixtures.push(opener);
+    const outcome = await opener.json<{ code: string; message: string }>(30_000);
+    assert.equal(outcome.code, "ENOLIB");
+    assert.match(outcome.message, /Cannot load libxio from .*xio-future.*rebuild it/);
   });
 
   test("names that are empty, too long, or contain / or ..", () => {

@@ -1,8 +1,9 @@
-//! Builds libxio (a shared library that links libc, because its watcher thread calls back into
-//! JS runtimes) and runs the native tests.
+//! Builds libxio (a shared library that links libc, so that it is safe to call from the threads
+//! of JS runtimes) and runs the native tests.
 //!
 //!     zig build -Doptimize=ReleaseSafe          -> zig-out/lib/libxio.so
 //!     zig build test -Dfuzz-ops=1000000 -Dfuzz-seed=0
+//!     zig build abi                             -> include/xio.h and ../ffi/_abi.ts, from src/abi.zig
 
 const std = @import("std");
 
@@ -26,10 +27,30 @@ pub fn build(b: *std.Build) void {
     b.installArtifact(lib);
     b.getInstallStep().dependOn(&b.addInstallFile(b.path("include/xio.h"), "include/xio.h").step);
 
+    // The C header and the TypeScript table are generated from src/abi.zig and committed: `abi`
+    // writes them, and `test` fails when either is stale.
+    const abi_gen = b.addExecutable(.{ .name = "xio-abi-gen", .root_module = b.createModule(.{
+        .root_source_file = b.path("src/abi_gen.zig"),
+        .target = b.graph.host,
+    }) });
+    const generated = [_][]const u8{ "include/xio.h", "../ffi/_abi.ts" };
+    const write_abi = b.addRunArtifact(abi_gen);
+    write_abi.setCwd(b.path("."));
+    write_abi.addArg("write");
+    write_abi.addArgs(&generated);
+    write_abi.has_side_effects = true;
+    b.step("abi", "Write include/xio.h and ../ffi/_abi.ts from src/abi.zig").dependOn(&write_abi.step);
+    const check_abi = b.addRunArtifact(abi_gen);
+    check_abi.setCwd(b.path("."));
+    check_abi.addArg("check");
+    check_abi.addArgs(&generated);
+    check_abi.has_side_effects = true;
+
     const tests = b.addTest(.{ .root_module = module });
     const run_tests = b.addRunArtifact(tests);
     const test_step = b.step("test", "Run the native unit, fuzz, stress and integration tests");
     test_step.dependOn(&run_tests.step);
+    test_step.dependOn(&check_abi.step);
 
     const bench_module = b.createModule(.{
         .root_source_file = b.path("src/bench.zig"),

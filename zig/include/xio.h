@@ -1,12 +1,13 @@
 /* libxio: shared-memory channels for processes on one machine.
  *
+ * GENERATED from zig/src/abi.zig by zig/src/abi_gen.zig (`zig build abi`): do not edit.
+ *
  * Every function returns a status (negative, see XIO_E_*) or a non-negative result. A handle
  * comes from xio_open and is freed by xio_close; everything else that crosses this ABI is
  * checked, and nothing read from shared memory is trusted.
  *
  * Sides: 0 is the client (the connecting side), 1 the server (the accepting side).
- * Buffer ids: (class << 24) | index. The bytes of buffer `index` of class `c` start at
- * stats[XIO_STAT_CLASS + 6*c + 4] + index * stats[XIO_STAT_CLASS + 6*c] from xio_base().
+ * Buffer ids: (class << XIO_BUFFER_CLASS_SHIFT) | index.
  */
 #ifndef XIO_H
 #define XIO_H
@@ -17,119 +18,196 @@
 extern "C" {
 #endif
 
-#define XIO_OK 0
-#define XIO_E_WOULD_BLOCK (-1)
-#define XIO_E_CLOSED (-2)
-#define XIO_E_RESET (-3)
-#define XIO_E_CORRUPT (-4)
-#define XIO_E_INVALID (-5)
-#define XIO_E_TOO_BIG (-6)
-#define XIO_E_NOT_FOUND (-7)
-#define XIO_E_IN_USE (-8)
-#define XIO_E_FULL (-9)
-#define XIO_E_NOT_DOMAIN (-10)
-#define XIO_E_VERSION (-11)
-#define XIO_E_TRUNCATED (-12)
-#define XIO_E_LAYOUT (-13)
-#define XIO_E_IO (-14)
-#define XIO_E_NO_SPACE (-15)
-#define XIO_E_BUSY (-16)
-#define XIO_E_PIPE (-17)
-#define XIO_E_STATE (-18)
-#define XIO_E_PERMISSION (-19)
-#define XIO_E_REFUSED (-20)
-#define XIO_E_INVALID_NAME (-21)
-#define XIO_E_INVALID_CONFIG (-22)
-#define XIO_E_HUGEPAGES_UNAVAILABLE (-23)
+#define XIO_ABI_VERSION 3
+
+/* Status codes. */
+#define XIO_OK (0) /* success */
+#define XIO_E_WOULD_BLOCK (-1) /* nothing to do now: the ring is full or empty, or the pool is empty */
+#define XIO_E_CLOSED (-2) /* the peer closed its sending side and everything was received */
+#define XIO_E_RESET (-3) /* the peer died; the channel is reset */
+#define XIO_E_CORRUPT (-4) /* a descriptor, ring index or channel slot failed validation; the channel is poisoned */
+#define XIO_E_INVALID (-5) /* an argument that is not ours to use (a buffer we do not hold, a channel we are not on) */
+#define XIO_E_TOO_BIG (-6) /* larger than the largest buffer class */
+#define XIO_E_NOT_FOUND (-7) /* no such domain */
+#define XIO_E_IN_USE (-8) /* the service already has a listener */
+#define XIO_E_FULL (-9) /* no free slot (node, service or channel) */
+#define XIO_E_NOT_DOMAIN (-10) /* the file is not an xio domain */
+#define XIO_E_VERSION (-11) /* the domain has another layout version (the detail word says which) */
+#define XIO_E_TRUNCATED (-12) /* the domain file is shorter than its layout */
+#define XIO_E_LAYOUT (-13) /* the header describes an impossible layout */
+#define XIO_E_IO (-14) /* an unexpected system error */
+#define XIO_E_NO_SPACE (-15) /* not enough memory in the backing store */
+#define XIO_E_BUSY (-16) /* the domain file kept changing under the open */
+#define XIO_E_PIPE (-17) /* the peer closed the channel */
+#define XIO_E_STATE (-18) /* this side already closed its sending side */
+#define XIO_E_PERMISSION (-19) /* permission denied */
+#define XIO_E_REFUSED (-20) /* nobody listens on the service */
+#define XIO_E_INVALID_NAME (-21) /* a name outside the alphabet, empty or too long */
+#define XIO_E_INVALID_CONFIG (-22) /* sizes that no layout allows */
+#define XIO_E_HUGEPAGES_UNAVAILABLE (-23) /* huge pages were required but none are free */
+#define XIO_E_PATH_TOO_LONG (-24) /* the directory is too long for doorbell socket addresses */
+#define XIO_E_NOT_REGULAR (-25) /* a symlink, directory, socket, FIFO or device where a file should be */
+#define XIO_E_FOREIGN_OWNER (-26) /* the file or directory belongs to an untrusted user */
+#define XIO_E_LOCK_TIMEOUT (-27) /* another process held a lock for longer than the timeout */
 
 /* Words of the `options` array of xio_open. */
 enum {
-  XIO_OPT_FLAGS = 0,       /* bit 0: create if missing */
-  XIO_OPT_HUGEPAGES = 1,   /* 0 auto, 1 require, 2 never */
-  XIO_OPT_MODE = 2,        /* file mode, such as 0600 */
-  XIO_OPT_RUNTIME = 3,     /* informational: 1 Deno, 2 Bun */
-  XIO_OPT_NODE_MAX = 4,
-  XIO_OPT_SERVICE_MAX = 5,
-  XIO_OPT_CHANNEL_MAX = 6, /* a multiple of 64, at most 4096 */
-  XIO_OPT_RING_CAPACITY = 7,
-  XIO_OPT_CLASS_COUNT = 8,
-  XIO_OPT_CLASS_SIZES = 9,   /* 4 words, ascending */
-  XIO_OPT_CLASS_COUNTS = 13, /* 4 words */
-  XIO_OPT_WORDS = 17
+  XIO_OPT_FLAGS = 0, /* bit 0: create the domain if it does not exist */
+  XIO_OPT_HUGEPAGES = 1, /* 0 auto, 1 require, 2 never */
+  XIO_OPT_MODE = 2, /* the file mode of a created domain, such as 0600 */
+  XIO_OPT_RUNTIME = 3, /* informational: 1 Deno, 2 Bun */
+  XIO_OPT_NODE_MAX = 4, /* attached processes at most (1-256) */
+  XIO_OPT_SERVICE_MAX = 5, /* services at most (1-4096) */
+  XIO_OPT_CHANNEL_MAX = 6, /* channels at most: a multiple of 64, at most 4096 */
+  XIO_OPT_RING_CAPACITY = 7, /* descriptors per ring: a power of two */
+  XIO_OPT_CLASS_COUNT = 8, /* buffer size classes (1-4) */
+  XIO_OPT_CLASS_SIZES = 9, /* 4 words: bytes per buffer, ascending multiples of 64 */
+  XIO_OPT_CLASS_COUNTS = 13, /* 4 words: buffers per class */
+  XIO_OPT_GROUP = 17, /* the gid whose members share domains, or 0xffffffff for none */
+  XIO_OPT_LOCK_TIMEOUT_MS = 18, /* the longest a lock wait lasts */
+  XIO_OPT_OWNERS = 19, /* owners_max words: further trusted uids, or 0xffffffff */
+  XIO_OPT_OWNERS_MAX = 4, /* how many trusted uids the options hold */
+  XIO_OPT_WORDS = 23, /* the length of the options array */
 };
 
 /* Slots of the array filled by xio_stats (doubles). */
 enum {
-  XIO_STAT_VERSION = 0,
-  XIO_STAT_SIZE = 1,
+  XIO_STAT_VERSION = 0, /* the layout version */
+  XIO_STAT_SIZE = 1, /* the mapping's size in bytes */
   XIO_STAT_BACKING = 2, /* 1 hugetlbfs, 2 /dev/shm with THP, 3 /dev/shm, 4 plain file */
-  XIO_STAT_NODE = 3,
-  XIO_STAT_NODE_MAX = 4,
-  XIO_STAT_NODES = 5,
-  XIO_STAT_CHANNEL_MAX = 6,
-  XIO_STAT_CHANNELS = 7,
-  XIO_STAT_SERVICE_MAX = 8,
-  XIO_STAT_SERVICES = 9,
-  XIO_STAT_RING_CAPACITY = 10,
-  XIO_STAT_CLASS_COUNT = 11,
-  XIO_STAT_CORRUPT = 12,
-  XIO_STAT_RECLAIMED = 13,
-  XIO_STAT_CHANNELS_OPENED = 14,
-  XIO_STAT_CREATOR_PID = 15,
-  XIO_STAT_CLASS = 24, /* then per class: size, count, free, allocations, data offset, 0 */
-  XIO_STAT_WORDS = 48
+  XIO_STAT_NODE = 3, /* this handle's node index */
+  XIO_STAT_NODE_MAX = 4, /* node slots */
+  XIO_STAT_NODES = 5, /* nodes attached now */
+  XIO_STAT_CHANNEL_MAX = 6, /* channel slots */
+  XIO_STAT_CHANNELS = 7, /* channels open now */
+  XIO_STAT_SERVICE_MAX = 8, /* service slots */
+  XIO_STAT_SERVICES = 9, /* services registered now */
+  XIO_STAT_RING_CAPACITY = 10, /* descriptors per ring */
+  XIO_STAT_CLASS_COUNT = 11, /* buffer size classes */
+  XIO_STAT_CORRUPT = 12, /* descriptors that failed validation since creation */
+  XIO_STAT_RECLAIMED = 13, /* dead nodes reclaimed since creation */
+  XIO_STAT_CHANNELS_OPENED = 14, /* channels opened since creation */
+  XIO_STAT_CREATOR_PID = 15, /* the pid of the creator */
+  XIO_STAT_CLASS = 24, /* the first per-class slot: then per class size, count, free, allocations, data offset, 0 */
+  XIO_STAT_CLASS_STRIDE = 6, /* slots per class */
+  XIO_STAT_WORDS = 48, /* the length of the stats array */
+};
+
+/* Channel flag bits, as xio_flags returns them. */
+enum {
+  XIO_FLAG_CLIENT_GONE = 1,
+  XIO_FLAG_SERVER_GONE = 2,
+  XIO_FLAG_EOF_C2S = 4,
+  XIO_FLAG_EOF_S2C = 8,
+  XIO_FLAG_RESET = 16,
+  XIO_FLAG_ACCEPTED = 32,
+  XIO_FLAG_CORRUPT = 64,
+};
+
+/* Constants. */
+enum {
+  XIO_BATCH_MAX = 256,
+  XIO_IO_WORDS = 514,
+  XIO_EVENTS_MAX = 4096,
+  XIO_NAME_BYTES_MAX = 64,
+  XIO_BUFFER_CLASS_SHIFT = 24,
+  XIO_NODE_WAKE_OFFSET = 128,
+  XIO_RING_LINE_BYTES = 128,
+  XIO_RING_NOTIFIED_AT_OFFSET = 264,
+  XIO_OPTION_NONE = 4294967295,
 };
 
 typedef struct xio_domain xio_domain;
-typedef void (*xio_callback)(uint32_t domain_mask);
 
+/* The layout version of domains this library makes. */
 uint32_t xio_version(void);
-xio_domain *xio_open(const uint8_t *name, uint32_t name_len, const uint8_t *dir, uint32_t dir_len,
-                     const uint32_t *options, int32_t status[2]);
-void xio_close(xio_domain *d);
-uint32_t *xio_io(xio_domain *d);     /* [0] last length, [1] extra, then (id, length) pairs */
-uint32_t *xio_events(xio_domain *d); /* channel indices written by xio_take_events */
-uint8_t *xio_base(xio_domain *d);
-int32_t xio_stats(xio_domain *d, double *out, uint32_t len);
-
-int32_t xio_listen(xio_domain *d, const uint8_t *name, uint32_t name_len);
-int32_t xio_unlisten(xio_domain *d, uint32_t service);
-int32_t xio_connect(xio_domain *d, const uint8_t *name, uint32_t name_len);
-int32_t xio_accept(xio_domain *d, uint32_t channel);
-void xio_refuse(xio_domain *d, uint32_t channel);
-
-int32_t xio_send(xio_domain *d, uint32_t channel, uint32_t side, uint32_t id, uint32_t length);
-int32_t xio_send_many(xio_domain *d, uint32_t channel, uint32_t side, uint32_t count);
-int32_t xio_recv(xio_domain *d, uint32_t channel, uint32_t side);
-int32_t xio_recv_many(xio_domain *d, uint32_t channel, uint32_t side, uint32_t max);
-int32_t xio_arm_recv(xio_domain *d, uint32_t channel, uint32_t side);
-int32_t xio_arm_send(xio_domain *d, uint32_t channel, uint32_t side, uint32_t window);
-int32_t xio_pending(xio_domain *d, uint32_t channel, uint32_t side);
-int32_t xio_flags(xio_domain *d, uint32_t channel, uint32_t side);
-int32_t xio_close_write(xio_domain *d, uint32_t channel, uint32_t side);
-int32_t xio_chan_close(xio_domain *d, uint32_t channel, uint32_t side);
-
-int32_t xio_alloc(xio_domain *d, uint32_t size);
-int32_t xio_alloc_many(xio_domain *d, uint32_t size, uint32_t count);
-int32_t xio_release(xio_domain *d, uint32_t id);
-int32_t xio_release_many(xio_domain *d, uint32_t count);
-int32_t xio_arm_alloc(xio_domain *d, uint32_t size);
-int32_t xio_copy_out(xio_domain *d, uint32_t id, uint32_t from, uint8_t *target, uint32_t length);
-int32_t xio_copy_in(xio_domain *d, uint32_t id, uint32_t at, const uint8_t *source, uint32_t length);
-
-int32_t xio_take_events(xio_domain *d);
-int32_t xio_watch(xio_domain *d, xio_callback callback, uint32_t spin_ns);
-void xio_unwatch(xio_domain *d);
-void xio_ack(void);
-void xio_want(uint32_t on);
-/* Gives the core to another runnable thread, if any (sched_yield): for busy-polling loops. */
+/* The version of this ABI (abi.zig, `version`). */
+uint32_t xio_abi_version(void);
+/* Opens (or creates) and joins a domain. Null on failure, with the status in status[0] and a detail (such as the version found) in status[1]. */
+xio_domain * xio_open(const uint8_t * name, uint32_t name_len, const uint8_t * dir, uint32_t dir_len, const uint32_t * options, int32_t * status);
+/* Leaves the domain and frees the handle. */
+void xio_close(xio_domain * d);
+/* The handle's io array (Const.io_words words). */
+uint32_t * xio_io(xio_domain * d);
+/* The handle's events array (Const.events_max words). */
+uint32_t * xio_events(xio_domain * d);
+/* The base of the mapping. */
+uint8_t * xio_base(xio_domain * d);
+/* Writes the Stat slots to out (len >= Stat.words). */
+int32_t xio_stats(xio_domain * d, double * out, uint32_t len);
+/* Registers a service; returns its index. */
+int32_t xio_listen(xio_domain * d, const uint8_t * name, uint32_t name_len);
+/* Unregisters a service of this node. */
+int32_t xio_unlisten(xio_domain * d, uint32_t service);
+/* Opens a channel to a service; returns its index (this node is side 0). */
+int32_t xio_connect(xio_domain * d, const uint8_t * name, uint32_t name_len);
+/* Accepts a new channel this node heard of; returns the service index. */
+int32_t xio_accept(xio_domain * d, uint32_t chan);
+/* Refuses a channel nobody listens for. */
+void xio_refuse(xio_domain * d, uint32_t chan);
+/* Sends one message: 1 if that rang the sleeping peer's doorbell, 0 if the peer was awake. */
+int32_t xio_send(xio_domain * d, uint32_t chan, uint32_t side, uint32_t id, uint32_t length);
+/* Sends the (id, length) pairs at io[2..]; returns how many went. */
+int32_t xio_send_many(xio_domain * d, uint32_t chan, uint32_t side, uint32_t count);
+/* Receives one message: its buffer id, its length in io[0]. */
+int32_t xio_recv(xio_domain * d, uint32_t chan, uint32_t side);
+/* Receives up to max messages as pairs at io[2..]; returns how many. */
+int32_t xio_recv_many(xio_domain * d, uint32_t chan, uint32_t side, uint32_t max);
+/* Receives one message, or arms the ring (and with park, parks the node): would_block then, with io[1] = 1 if news came meanwhile. */
+int32_t xio_recv_wait(xio_domain * d, uint32_t chan, uint32_t side, uint32_t park);
+/* Asks to be notified of the next message: 1 if one is there already. */
+int32_t xio_arm_recv(xio_domain * d, uint32_t chan, uint32_t side);
+/* Asks to be notified when fewer than window messages wait: 1 if so already. */
+int32_t xio_arm_send(xio_domain * d, uint32_t chan, uint32_t side, uint32_t window);
+/* Messages this side sent that the peer has not received. */
+int32_t xio_pending(xio_domain * d, uint32_t chan, uint32_t side);
+/* The channel's Flag bits. */
+int32_t xio_flags(xio_domain * d, uint32_t chan, uint32_t side);
+/* Half-closes this side. */
+int32_t xio_close_write(xio_domain * d, uint32_t chan, uint32_t side);
+/* Closes this side; the last side out frees the channel. */
+int32_t xio_chan_close(xio_domain * d, uint32_t chan, uint32_t side);
+/* Allocates a buffer of at least size bytes; returns its id. */
+int32_t xio_alloc(xio_domain * d, uint32_t size);
+/* Allocates up to count buffers; their ids go to io[2..] (one per pair). */
+int32_t xio_alloc_many(xio_domain * d, uint32_t size, uint32_t count);
+/* Gives a held buffer back. */
+int32_t xio_release(xio_domain * d, uint32_t id);
+/* Gives back the ids at io[2], io[4], ...; returns how many were ours. */
+int32_t xio_release_many(xio_domain * d, uint32_t count);
+/* Copies bytes of a held buffer out. */
+int32_t xio_copy_out(xio_domain * d, uint32_t id, uint32_t from, uint8_t * target, uint32_t length);
+/* Copies bytes into a held buffer. */
+int32_t xio_copy_in(xio_domain * d, uint32_t id, uint32_t at, const uint8_t * source, uint32_t length);
+/* Asks to be notified when a buffer of that size is released. */
+int32_t xio_arm_alloc(xio_domain * d, uint32_t size);
+/* Moves pending events into the events array; returns how many. io[1] = 1 if a buffer waited for was released. */
+int32_t xio_take_events(xio_domain * d);
+/* Parks this node (notifiers ring its doorbell); 1 if news already waits. */
+int32_t xio_park(xio_domain * d);
+/* Clears this node's parked flag while it polls. */
+void xio_unpark(xio_domain * d);
+/* 1 if this node has news. */
+int32_t xio_has_events(xio_domain * d);
+/* Writes the path of this node's doorbell socket; returns its length. */
+int32_t xio_bell_path(xio_domain * d, uint8_t * out, uint32_t len);
+/* Tells notifiers that this node listens on its doorbell. */
+void xio_bell_ready(xio_domain * d);
+/* CLOCK_MONOTONIC in nanoseconds. */
+double xio_now_ns(void);
+/* The byte offset of this node's slot in the mapping. */
+double xio_node_offset(xio_domain * d);
+/* The byte offset of a ring's header in the mapping. */
+double xio_ring_offset(xio_domain * d, uint32_t chan, uint32_t direction);
+/* Gives the core to another runnable thread, if any (sched_yield). */
 void xio_yield(void);
-int32_t xio_probe(xio_domain *d);
-int32_t xio_debug_plant(xio_domain *d, uint32_t channel, uint32_t direction, uint32_t high,
-                        uint32_t low);
+/* Checks the other nodes' liveness now; returns how many dead ones were reclaimed. */
+int32_t xio_probe(xio_domain * d);
+/* Tests only: pushes a raw descriptor into a ring, as a hostile peer would. */
+int32_t xio_debug_plant(xio_domain * d, uint32_t chan, uint32_t direction, uint32_t high, uint32_t low);
 
 #ifdef __cplusplus
 }
 #endif
 
-#endif
+#endif /* XIO_H */

@@ -143,16 +143,9 @@ pub const Service = extern struct {
 
 pub const ChannelState = enum(u32) { free = 0, claimed = 1, open = 2 };
 
-/// Channel flag bits. Each side sets its own bits with an atomic OR and reads the other side's.
-pub const flag = struct {
-    pub const client_gone: u32 = 1 << 0;
-    pub const server_gone: u32 = 1 << 1;
-    pub const eof_c2s: u32 = 1 << 2;
-    pub const eof_s2c: u32 = 1 << 3;
-    pub const reset: u32 = 1 << 4;
-    pub const accepted: u32 = 1 << 5;
-    pub const corrupt: u32 = 1 << 6;
-};
+/// Channel flag bits (part of the ABI: `xio_flags` returns them). Each side sets its own bits with
+/// an atomic OR and reads the other side's.
+pub const flag = @import("abi.zig").Flag;
 
 pub const Channel = extern struct {
     /// `ChannelState` in the low 2 bits, the claiming client node above them.

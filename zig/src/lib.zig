@@ -1,44 +1,17 @@
 //! The C ABI of libxio. Every function returns a status (negative) or a non-negative result, and
 //! never panics on bad input: a handle is trusted (it came from `xio_open`), everything else is
-//! checked. The list of codes is mirrored in include/xio.h and ffi/symbols.ts.
+//! checked. The ABI is declared once, in abi.zig; the checks at the end of this file keep these
+//! exports and the layout in step with it.
 
 const std = @import("std");
+const abi = @import("abi.zig");
 const layout = @import("layout.zig");
 const domain_mod = @import("domain.zig");
 const channel = @import("channel.zig");
 const sys = @import("sys.zig");
 const Domain = domain_mod.Domain;
 
-pub const Status = enum(i32) {
-    ok = 0,
-    would_block = -1,
-    closed = -2,
-    reset = -3,
-    corrupt = -4,
-    invalid = -5,
-    too_big = -6,
-    not_found = -7,
-    in_use = -8,
-    full = -9,
-    not_domain = -10,
-    version = -11,
-    truncated = -12,
-    layout = -13,
-    io = -14,
-    no_space = -15,
-    busy = -16,
-    pipe = -17,
-    state = -18,
-    permission = -19,
-    refused = -20,
-    invalid_name = -21,
-    invalid_config = -22,
-    hugepages_unavailable = -23,
-    path_too_long = -24,
-    not_regular = -25,
-    foreign_owner = -26,
-    lock_timeout = -27,
-};
+pub const Status = abi.Status;
 
 fn code(status: Status) i32 {
     return @intFromEnum(status);
@@ -84,20 +57,22 @@ fn domainCode(err: domain_mod.Error) i32 {
     });
 }
 
-pub const version: u32 = 1;
+const Opt = abi.Opt;
+const option_none = abi.Const.option_none;
 
-/// Words of the `options` array given to `xio_open`.
-pub const open_option_words = 23;
-/// An unused option word (no group, no further owner).
-const option_none: u32 = std.math.maxInt(u32);
+/// The layout version of the domains this library makes and joins.
+pub export fn xio_version() u32 {
+    return layout.version;
+}
 
-export fn xio_version() u32 {
-    return version;
+/// The version of this ABI: the loaders refuse a library whose version is not theirs.
+pub export fn xio_abi_version() u32 {
+    return abi.version;
 }
 
 /// Opens (or creates) and joins a domain. On failure returns null and writes the status to
 /// `status[0]` and a detail (such as the version found) to `status[1]`.
-export fn xio_open(
+pub export fn xio_open(
     name_ptr: [*]const u8,
     name_len: u32,
     dir_ptr: [*]const u8,
@@ -105,15 +80,15 @@ export fn xio_open(
     options_ptr: [*]const u32,
     status: *[2]i32,
 ) ?*Domain {
-    const o = options_ptr[0..open_option_words];
+    const o = options_ptr[0..Opt.words];
     var config: layout.Config = .{
-        .node_max = o[4],
-        .service_max = o[5],
-        .channel_max = o[6],
-        .ring_capacity = o[7],
-        .class_count = o[8],
-        .class_sizes = .{ o[9], o[10], o[11], o[12] },
-        .class_counts = .{ o[13], o[14], o[15], o[16] },
+        .node_max = o[Opt.node_max],
+        .service_max = o[Opt.service_max],
+        .channel_max = o[Opt.channel_max],
+        .ring_capacity = o[Opt.ring_capacity],
+        .class_count = o[Opt.class_count],
+        .class_sizes = o[Opt.class_sizes..][0..layout.class_count_max].*,
+        .class_counts = o[Opt.class_counts..][0..layout.class_count_max].*,
     };
     for (config.class_count..layout.class_count_max) |c| {
         if (c >= layout.class_count_max) break;
@@ -121,17 +96,17 @@ export fn xio_open(
         config.class_counts[c] = 0;
     }
     const options: domain_mod.Options = .{
-        .create = o[0] & 1 != 0,
-        .hugepages = std.enums.fromInt(domain_mod.Options.Hugepages, o[1]) orelse .auto,
-        .mode = o[2] & 0o777,
-        .runtime = o[3],
+        .create = o[Opt.flags] & 1 != 0,
+        .hugepages = std.enums.fromInt(domain_mod.Options.Hugepages, o[Opt.hugepages]) orelse .auto,
+        .mode = o[Opt.mode] & 0o777,
+        .runtime = o[Opt.runtime],
         .config = config,
         .dir = dir_ptr[0..dir_len],
         .trust = .{
-            .group = if (o[17] == option_none) null else o[17],
-            .owners = .{ o[19], o[20], o[21], o[22] },
+            .group = if (o[Opt.group] == option_none) null else o[Opt.group],
+            .owners = o[Opt.owners..][0..Opt.owners_max].*,
         },
-        .lock_timeout_ns = @as(u64, o[18]) * std.time.ns_per_ms,
+        .lock_timeout_ns = @as(u64, o[Opt.lock_timeout_ms]) * std.time.ns_per_ms,
     };
     domain_mod.last_detail = 0;
     const d = domain_mod.open(name_ptr[0..name_len], options) catch |err| {
@@ -145,27 +120,25 @@ export fn xio_open(
 }
 
 /// Leaves the domain and frees the handle.
-export fn xio_close(d: *Domain) void {
+pub export fn xio_close(d: *Domain) void {
     domain_mod.leave(d);
 }
 
-export fn xio_io(d: *Domain) [*]u32 {
+pub export fn xio_io(d: *Domain) [*]u32 {
     return &d.io;
 }
 
-export fn xio_events(d: *Domain) [*]u32 {
+pub export fn xio_events(d: *Domain) [*]u32 {
     return &d.events;
 }
 
-export fn xio_base(d: *Domain) [*]u8 {
+pub export fn xio_base(d: *Domain) [*]u8 {
     return d.base;
 }
 
-pub const stats_words = 24 + 6 * layout.class_count_max;
-
-/// Writes statistics as doubles (exact up to 2^53). See ffi/symbols.ts for the slots.
-export fn xio_stats(d: *Domain, out: [*]f64, len: u32) i32 {
-    if (len < stats_words) return code(.invalid);
+/// Writes statistics as doubles (exact up to 2^53), in the slots of `abi.Stat`.
+pub export fn xio_stats(d: *Domain, out: [*]f64, len: u32) i32 {
+    if (len < abi.Stat.words) return code(.invalid);
     const h = d.header();
     var nodes_active: u32 = 0;
     for (0..d.config.node_max) |i| {
@@ -181,7 +154,7 @@ export fn xio_stats(d: *Domain, out: [*]f64, len: u32) i32 {
     for (0..d.config.service_max) |i| {
         if (@atomicLoad(u32, &d.serviceAt(@intCast(i)).state, .acquire) != 0) services_active += 1;
     }
-    const values = [24]f64{
+    const values = [abi.Stat.class]f64{
         @floatFromInt(layout.version),
         @floatFromInt(d.size),
         @floatFromInt(@intFromEnum(d.backing)),
@@ -200,11 +173,11 @@ export fn xio_stats(d: *Domain, out: [*]f64, len: u32) i32 {
         @floatFromInt(h.creator_pid),
         0, 0, 0, 0, 0, 0, 0, 0,
     };
-    @memcpy(out[0..24], &values);
+    @memcpy(out[0..abi.Stat.class], &values);
     for (0..layout.class_count_max) |c| {
-        const at = 24 + 6 * c;
+        const at = abi.Stat.class + abi.Stat.class_stride * c;
         if (c >= d.config.class_count) {
-            @memset(out[at .. at + 6], 0);
+            @memset(out[at .. at + abi.Stat.class_stride], 0);
             continue;
         }
         const pool = d.poolAt(@intCast(c));
@@ -223,7 +196,7 @@ fn nameOf(ptr: [*]const u8, len: u32) ?[]const u8 {
     return ptr[0..len];
 }
 
-export fn xio_listen(d: *Domain, name_ptr: [*]const u8, name_len: u32) i32 {
+pub export fn xio_listen(d: *Domain, name_ptr: [*]const u8, name_len: u32) i32 {
     const name = nameOf(name_ptr, name_len) orelse return code(.invalid_name);
     const index = channel.listen(d, name) catch |err| return switch (err) {
         error.Invalid => code(.invalid_name),
@@ -232,12 +205,12 @@ export fn xio_listen(d: *Domain, name_ptr: [*]const u8, name_len: u32) i32 {
     return @intCast(index);
 }
 
-export fn xio_unlisten(d: *Domain, service: u32) i32 {
+pub export fn xio_unlisten(d: *Domain, service: u32) i32 {
     channel.unlisten(d, service) catch |err| return channelCode(err);
     return 0;
 }
 
-export fn xio_connect(d: *Domain, name_ptr: [*]const u8, name_len: u32) i32 {
+pub export fn xio_connect(d: *Domain, name_ptr: [*]const u8, name_len: u32) i32 {
     const name = nameOf(name_ptr, name_len) orelse return code(.invalid_name);
     const index = channel.connect(d, name) catch |err| return switch (err) {
         error.Invalid => code(.invalid_name),
@@ -247,18 +220,18 @@ export fn xio_connect(d: *Domain, name_ptr: [*]const u8, name_len: u32) i32 {
     return @intCast(index);
 }
 
-export fn xio_accept(d: *Domain, chan: u32) i32 {
+pub export fn xio_accept(d: *Domain, chan: u32) i32 {
     const service = channel.accept(d, chan) catch |err| return channelCode(err);
     return @intCast(service);
 }
 
-export fn xio_refuse(d: *Domain, chan: u32) void {
+pub export fn xio_refuse(d: *Domain, chan: u32) void {
     channel.refuse(d, chan);
 }
 
 /// Sends one message. Returns 1 if the peer was asleep and this send rang its doorbell (it will
 /// wake up, usually on this very core), 0 if it was sent to a peer awake, or a status.
-export fn xio_send(d: *Domain, chan: u32, side: u32, id: u32, length: u32) i32 {
+pub export fn xio_send(d: *Domain, chan: u32, side: u32, id: u32, length: u32) i32 {
     const pair = [2]u32{ id, length };
     d.rang = false;
     const sent = channel.sendMany(d, chan, side, &pair) catch |err| return channelCode(err);
@@ -267,14 +240,14 @@ export fn xio_send(d: *Domain, chan: u32, side: u32, id: u32, length: u32) i32 {
 }
 
 /// Sends the `count` (id, length) pairs at `io[2..]`. Returns how many were sent.
-export fn xio_send_many(d: *Domain, chan: u32, side: u32, count: u32) i32 {
+pub export fn xio_send_many(d: *Domain, chan: u32, side: u32, count: u32) i32 {
     if (count == 0 or count > domain_mod.batch_max) return code(.invalid);
     const sent = channel.sendMany(d, chan, side, d.io[2 .. 2 + 2 * count]) catch |err| return channelCode(err);
     return @intCast(sent);
 }
 
 /// Receives one message: returns its buffer id and puts its length in `io[0]`.
-export fn xio_recv(d: *Domain, chan: u32, side: u32) i32 {
+pub export fn xio_recv(d: *Domain, chan: u32, side: u32) i32 {
     var pair: [2]u32 = undefined;
     _ = channel.recvMany(d, chan, side, &pair) catch |err| return channelCode(err);
     d.io[0] = pair[1];
@@ -282,50 +255,50 @@ export fn xio_recv(d: *Domain, chan: u32, side: u32) i32 {
 }
 
 /// Receives up to `max` messages as (id, length) pairs at `io[2..]`. Returns how many.
-export fn xio_recv_many(d: *Domain, chan: u32, side: u32, max: u32) i32 {
+pub export fn xio_recv_many(d: *Domain, chan: u32, side: u32, max: u32) i32 {
     if (max == 0 or max > domain_mod.batch_max) return code(.invalid);
     const count = channel.recvMany(d, chan, side, d.io[2 .. 2 + 2 * max]) catch |err| return channelCode(err);
     return @intCast(count);
 }
 
-export fn xio_arm_recv(d: *Domain, chan: u32, side: u32) i32 {
+pub export fn xio_arm_recv(d: *Domain, chan: u32, side: u32) i32 {
     const ready = channel.armRecv(d, chan, side) catch |err| return channelCode(err);
     return @intFromBool(ready);
 }
 
-export fn xio_arm_send(d: *Domain, chan: u32, side: u32, window: u32) i32 {
+pub export fn xio_arm_send(d: *Domain, chan: u32, side: u32, window: u32) i32 {
     const ready = channel.armSend(d, chan, side, window) catch |err| return channelCode(err);
     return @intFromBool(ready);
 }
 
 /// Messages this side sent that the peer has not received yet.
-export fn xio_pending(d: *Domain, chan: u32, side: u32) i32 {
+pub export fn xio_pending(d: *Domain, chan: u32, side: u32) i32 {
     const count = channel.pending(d, chan, side) catch |err| return channelCode(err);
     return @intCast(count);
 }
 
-export fn xio_flags(d: *Domain, chan: u32, side: u32) i32 {
+pub export fn xio_flags(d: *Domain, chan: u32, side: u32) i32 {
     const flags = channel.flagsOf(d, chan, side) catch |err| return channelCode(err);
     return @intCast(flags & 0x7fff_ffff);
 }
 
-export fn xio_close_write(d: *Domain, chan: u32, side: u32) i32 {
+pub export fn xio_close_write(d: *Domain, chan: u32, side: u32) i32 {
     channel.closeWrite(d, chan, side) catch |err| return channelCode(err);
     return 0;
 }
 
-export fn xio_chan_close(d: *Domain, chan: u32, side: u32) i32 {
+pub export fn xio_chan_close(d: *Domain, chan: u32, side: u32) i32 {
     channel.close(d, chan, side) catch |err| return channelCode(err);
     return 0;
 }
 
-export fn xio_alloc(d: *Domain, size: u32) i32 {
+pub export fn xio_alloc(d: *Domain, size: u32) i32 {
     const id = channel.alloc(d, size) catch |err| return channelCode(err);
     return @intCast(id);
 }
 
 /// Allocates up to `count` buffers of `size` bytes; their ids go to `io[2..]`, one per pair.
-export fn xio_alloc_many(d: *Domain, size: u32, count: u32) i32 {
+pub export fn xio_alloc_many(d: *Domain, size: u32, count: u32) i32 {
     if (count == 0 or count > domain_mod.batch_max) return code(.invalid);
     var done: u32 = 0;
     while (done < count) : (done += 1) {
@@ -339,13 +312,13 @@ export fn xio_alloc_many(d: *Domain, size: u32, count: u32) i32 {
     return @intCast(done);
 }
 
-export fn xio_release(d: *Domain, id: u32) i32 {
+pub export fn xio_release(d: *Domain, id: u32) i32 {
     channel.release(d, id) catch |err| return channelCode(err);
     return 0;
 }
 
 /// Releases the `count` buffer ids at `io[2]`, `io[4]`, ... Returns how many were ours.
-export fn xio_release_many(d: *Domain, count: u32) i32 {
+pub export fn xio_release_many(d: *Domain, count: u32) i32 {
     if (count > domain_mod.batch_max) return code(.invalid);
     var released: i32 = 0;
     for (0..count) |i| {
@@ -358,49 +331,49 @@ export fn xio_release_many(d: *Domain, count: u32) i32 {
 /// Copies `length` bytes of held buffer `id`, starting at `from`, to `target`. JS engines copy
 /// between shared and heap memory at very different speeds (V8 slows down into large heap
 /// buffers, JavaScriptCore at unaligned offsets); memcpy does not.
-export fn xio_copy_out(d: *Domain, id: u32, from: u32, target: [*]u8, length: u32) i32 {
+pub export fn xio_copy_out(d: *Domain, id: u32, from: u32, target: [*]u8, length: u32) i32 {
     const bytes = channel.heldBytes(d, id, from, length) orelse return code(.invalid);
     @memcpy(target[0..length], bytes);
     return 0;
 }
 
 /// Copies `length` bytes from `source` into held buffer `id`, starting at `at`.
-export fn xio_copy_in(d: *Domain, id: u32, at: u32, source: [*]const u8, length: u32) i32 {
+pub export fn xio_copy_in(d: *Domain, id: u32, at: u32, source: [*]const u8, length: u32) i32 {
     const bytes = channel.heldBytes(d, id, at, length) orelse return code(.invalid);
     @memcpy(bytes, source[0..length]);
     return 0;
 }
 
-export fn xio_arm_alloc(d: *Domain, size: u32) i32 {
+pub export fn xio_arm_alloc(d: *Domain, size: u32) i32 {
     channel.armAlloc(d, size) catch |err| return channelCode(err);
     return 0;
 }
 
 /// Moves pending events into the events array and returns how many; `io[1]` is 1 if a buffer
 /// this node waited for was released.
-export fn xio_take_events(d: *Domain) i32 {
+pub export fn xio_take_events(d: *Domain) i32 {
     return @intCast(d.takeEvents());
 }
 
 /// Marks this node parked (its event loop may sleep; notifiers ring its doorbell socket).
 /// Returns 1 if news already waits, so that the caller drains instead of sleeping.
-export fn xio_park(d: *Domain) i32 {
+pub export fn xio_park(d: *Domain) i32 {
     return @intFromBool(d.park());
 }
 
 /// Clears this node's parked flag while JS polls, so that notifiers make no system calls.
-export fn xio_unpark(d: *Domain) void {
+pub export fn xio_unpark(d: *Domain) void {
     d.unpark();
 }
 
 /// 1 if this node has news (channel events or a released buffer it waited for), else 0.
-export fn xio_has_events(d: *Domain) i32 {
+pub export fn xio_has_events(d: *Domain) i32 {
     return @intFromBool(d.hasEvents());
 }
 
 /// Writes the path of this node's doorbell socket to `out` (no terminating zero). Returns its
 /// length, or `invalid` if `len` is too small.
-export fn xio_bell_path(d: *Domain, out: [*]u8, len: u32) i32 {
+pub export fn xio_bell_path(d: *Domain, out: [*]u8, len: u32) i32 {
     var buffer: [domain_mod.path_bytes_max]u8 = undefined;
     const path = d.bellPath(&buffer, d.node) orelse return code(.path_too_long);
     if (path.len > len) return code(.invalid);
@@ -409,14 +382,14 @@ export fn xio_bell_path(d: *Domain, out: [*]u8, len: u32) i32 {
 }
 
 /// CLOCK_MONOTONIC in nanoseconds (cheaper than Deno's `performance.now()`).
-export fn xio_now_ns() f64 {
+pub export fn xio_now_ns() f64 {
     return @floatFromInt(sys.nowNs());
 }
 
 /// Receives one message as `xio_recv` does; if none is ready, arms the receive ring and, with
 /// `park` = 1, parks this node. Returns the buffer id (length in `io[0]`), or `would_block`
 /// once waiting, with `io[1]` = 1 if news arrived meanwhile (drain the events), or a status.
-export fn xio_recv_wait(d: *Domain, chan: u32, side: u32, park: u32) i32 {
+pub export fn xio_recv_wait(d: *Domain, chan: u32, side: u32, park: u32) i32 {
     const received = channel.recvWait(d, chan, side, park != 0) catch |err| return channelCode(err);
     switch (received) {
         .message => |pair| {
@@ -431,39 +404,92 @@ export fn xio_recv_wait(d: *Domain, chan: u32, side: u32, park: u32) i32 {
 }
 
 /// The byte offset of this node's slot in the mapping (see layout.zig, `Node`).
-export fn xio_node_offset(d: *Domain) f64 {
+pub export fn xio_node_offset(d: *Domain) f64 {
     return @floatFromInt(d.offsets.nodes_offset + @as(u64, d.node) * @sizeOf(layout.Node));
 }
 
 /// The byte offset of the header of ring `direction` of channel `chan` in the mapping.
-export fn xio_ring_offset(d: *Domain, chan: u32, direction: u32) f64 {
+pub export fn xio_ring_offset(d: *Domain, chan: u32, direction: u32) f64 {
     if (chan >= d.config.channel_max or direction > 1) return @floatFromInt(code(.invalid));
     return @floatFromInt(d.offsets.rings_offset + @as(u64, chan) * d.offsets.ring_pair_bytes +
         direction * layout.ringBytes(d.config.ring_capacity));
 }
 
 /// Tells notifiers that this node now listens on its doorbell socket.
-export fn xio_bell_ready(d: *Domain) void {
+pub export fn xio_bell_ready(d: *Domain) void {
     d.bellReady();
 }
 
 /// Gives the core to another runnable thread, if any (sched_yield). Busy-polling loops call it
 /// between passes, so that polling costs little when processes outnumber cores.
-export fn xio_yield() void {
+pub export fn xio_yield() void {
     sys.yield();
 }
 
 /// Checks the other nodes' liveness now and reclaims the dead. Returns how many it reclaimed.
-export fn xio_probe(d: *Domain) i32 {
+pub export fn xio_probe(d: *Domain) i32 {
     return @intCast(d.probePeers());
 }
 
-export fn xio_debug_plant(d: *Domain, chan: u32, direction: u32, high: u32, low: u32) i32 {
+pub export fn xio_debug_plant(d: *Domain, chan: u32, direction: u32, high: u32, low: u32) i32 {
     channel.debugPlant(d, chan, direction, (@as(u64, high) << 32) | low) catch |err| return channelCode(err);
     return 0;
 }
 
+// The exports and the layout against abi.zig, at compile time: every function of the table is
+// exported here with the parameters it declares, every export is in the table, and the constants
+// the callers use describe this build.
+comptime {
+    @setEvalBranchQuota(100_000);
+    const exports = @This();
+    for (abi.functions) |function| {
+        if (!@hasDecl(exports, function.name)) @compileError(function.name ++ " is in abi.zig but not exported");
+        const info = @typeInfo(@TypeOf(@field(exports, function.name))).@"fn";
+        if (info.param_types.len != function.params.len) @compileError(function.name ++ ": parameters differ from abi.zig");
+        for (info.param_types, function.params) |actual, declared| {
+            if (!matches(actual.?, declared.type, false)) {
+                @compileError(function.name ++ ": parameter " ++ declared.name ++ " differs from abi.zig");
+            }
+        }
+        if (!matches(info.return_type.?, function.result, true)) @compileError(function.name ++ ": result differs from abi.zig");
+    }
+    for (@typeInfo(exports).@"struct".decl_names) |name| {
+        if (!std.mem.startsWith(u8, name, "xio_")) continue;
+        for (abi.functions) |function| {
+            if (std.mem.eql(u8, function.name, name)) break;
+        } else @compileError(name ++ " is exported but not in abi.zig");
+    }
+
+    const Node = layout.Node;
+    const RingHeader = layout.RingHeader;
+    if (abi.Stat.words != abi.Stat.class + abi.Stat.class_stride * layout.class_count_max) @compileError("Stat.words");
+    if (abi.Opt.class_counts - abi.Opt.class_sizes != layout.class_count_max) @compileError("Opt.class_sizes");
+    if (abi.Opt.words != abi.Opt.owners + abi.Opt.owners_max) @compileError("Opt.words");
+    if (abi.Opt.owners_max != domain_mod.Options.Trust.owners_max) @compileError("Opt.owners_max");
+    if (abi.Const.batch_max != domain_mod.batch_max) @compileError("Const.batch_max");
+    if (abi.Const.io_words != domain_mod.io_words) @compileError("Const.io_words");
+    if (abi.Const.events_max != layout.channel_max_limit) @compileError("Const.events_max");
+    if (abi.Const.name_bytes_max != layout.name_bytes_max) @compileError("Const.name_bytes_max");
+    if (1 << abi.Const.buffer_class_shift != layout.buffer_count_max) @compileError("Const.buffer_class_shift");
+    if (abi.Const.node_wake_offset != @offsetOf(Node, "parked")) @compileError("Const.node_wake_offset");
+    if (abi.Const.ring_notified_at_offset != @offsetOf(RingHeader, "notified_at")) @compileError("Const.ring_notified_at_offset");
+    if (abi.Const.option_none != domain_mod.Options.Trust.no_owner) @compileError("Const.option_none");
+}
+
+/// Whether the Zig type of an export stands for the ABI type `declared`.
+fn matches(comptime actual: type, comptime declared: abi.Type, comptime result: bool) bool {
+    return switch (declared) {
+        .u32 => actual == u32,
+        .i32 => actual == i32,
+        .f64 => actual == f64,
+        .void => actual == void,
+        .handle => actual == (if (result) ?*Domain else *Domain),
+        .bytes, .pointer => @typeInfo(actual) == .pointer,
+    };
+}
+
 test {
+    _ = @import("abi.zig");
     _ = @import("layout.zig");
     _ = @import("ring.zig");
     _ = @import("pool.zig");
