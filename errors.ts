@@ -16,8 +16,6 @@
  * @module
  */
 
-export { LibraryNotFoundError } from "./ffi/mod.ts";
-
 /** The base class of every error this package throws on purpose. */
 export class XioError extends Error {
   /** A short machine-readable code, such as `"ECONNRESET"`. */
@@ -139,5 +137,23 @@ export class InvalidArgumentError extends XioError {
   constructor(message: string) {
     super(message, "EINVAL");
     this.name = "InvalidArgumentError";
+  }
+}
+
+/** libxio cannot be found or loaded, or is of another ABI version. */
+export class LibraryNotFoundError extends XioError {
+  /** Creates the error; `options.cause` carries the loader's own error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, "ENOLIB", options);
+    this.name = "LibraryNotFoundError";
+  }
+}
+
+/** A frame of the HTTP wire does not parse: the peer is not a compatible @xio/core. */
+export class FrameError extends XioError {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message, "EFRAME");
+    this.name = "FrameError";
   }
 }

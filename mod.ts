@@ -29,7 +29,14 @@
  */
 
 export * from "./errors.ts";
-export * from "./zero_copy.ts";
-export * from "./socket.ts";
-export { deleteRoute, fetch, serve, setFetchPollMicros, setRoute, XioServer } from "./http.ts";
-export type { FetchApp, ServeHandler, ServeHandlerInfo, ServeInit, ServeOptions, TcpServer } from "./http.ts";
+export * from "./zero_copy/mod.ts";
+export * from "./socket/mod.ts";
+export { deleteRoute, fetch, serve, setFetchPollMicros, setRoute, XioServer } from "./http/mod.ts";
+export type {
+  FetchApp,
+  ServeHandler,
+  ServeHandlerInfo,
+  ServeInit,
+  ServeOptions,
+  TcpServer,
+} from "./http/mod.ts";

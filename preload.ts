@@ -25,13 +25,13 @@
  * @module
  */
 
-import { runtime } from "./ffi/mod.ts";
-import { fetch, serve } from "./http.ts";
+import { adapter } from "./runtime/mod.ts";
+import { fetch, serve } from "./http/mod.ts";
 
-const service = runtime.env("XIO_SERVICE");
+const service = adapter.env("XIO_SERVICE");
 if (service !== undefined && service !== "") {
   let served = false;
-  runtime.interceptServe((handler) => {
+  adapter.interceptServe((handler) => {
     if (served) return; // one service name, one handler: the first one served
     served = true;
     serve({ name: service }, (request, info) => handler(request, info)).unref();

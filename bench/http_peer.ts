@@ -9,7 +9,7 @@
  * JSON line once listening: `{ ready: true, port?, path? }`.
  */
 import process from "node:process";
-import { serve } from "../http.ts";
+import { serve } from "../http/mod.ts";
 import { runtimeName } from "./_proc.ts";
 
 const [transport, address] = process.argv.slice(2);

@@ -5,17 +5,7 @@
  * @module
  */
 
-import {
-  type Doorbell,
-  type DoorbellHandlers,
-  type NativeSymbols,
-  type NativeType,
-  type Pointer,
-  type Runtime,
-  symbols,
-  type TcpServeOptions,
-  type TcpServer,
-} from "./symbols.ts";
+import { type Loader, type NativeSymbols, type NativeType, type Pointer, symbols } from "./symbols.ts";
 
 function denoType(type: NativeType): Deno.NativeResultType {
   switch (type) {
@@ -40,106 +30,13 @@ function definitions(): Deno.ForeignLibraryInterface {
   return out;
 }
 
-/** The Deno implementation of {@linkcode Runtime}. */
-export const runtime: Runtime = {
+/** The Deno implementation of {@linkcode Loader}. */
+export const loader: Loader = {
   name: "deno",
   open(path: string): NativeSymbols {
     return Deno.dlopen(path, definitions()).symbols as unknown as NativeSymbols;
   },
   arrayBuffer(pointer: Pointer, length: number): ArrayBuffer {
     return Deno.UnsafePointerView.getArrayBuffer(pointer as unknown as Deno.PointerObject, length);
-  },
-  listenDoorbell(path: string, mode: number, handlers: DoorbellHandlers): Doorbell {
-    try {
-      Deno.removeSync(path);
-    } catch {
-      // no stale socket
-    }
-    const listener = Deno.listen({ transport: "unix", path });
-    Deno.chmodSync(path, mode);
-    listener.unref();
-    const conns = new Set<Deno.Conn>();
-    let closed = false;
-    const serve = async (conn: Deno.Conn) => {
-      conn.unref();
-      conns.add(conn);
-      const scratch = new Uint8Array(256);
-      try {
-        while ((await conn.read(scratch)) !== null) handlers.onRing();
-      } catch {
-        // reset by the peer: the same as an end
-      }
-      conns.delete(conn);
-      try {
-        conn.close();
-      } catch {
-        // closed by close()
-      }
-      if (!closed) handlers.onHangup();
-    };
-    (async () => {
-      try {
-        for await (const conn of listener) serve(conn);
-      } catch {
-        // the listener was closed
-      }
-    })();
-    return {
-      close() {
-        if (closed) return;
-        closed = true;
-        listener.close();
-        for (const conn of conns) conn.close();
-        conns.clear();
-      },
-    };
-  },
-  env(name: string): string | undefined {
-    try {
-      return Deno.env.get(name);
-    } catch {
-      return undefined;
-    }
-  },
-  exists(path: string): boolean {
-    try {
-      return Deno.statSync(path).isFile;
-    } catch {
-      return false;
-    }
-  },
-  onExit(fn: () => void): void {
-    globalThis.addEventListener("unload", fn);
-  },
-  completeBody(): undefined {
-    // Deno's Response keeps its body source private, and its body streams are cheap enough.
-    return undefined;
-  },
-  serveTcp(options: TcpServeOptions, handler: (request: Request) => Response | Promise<Response>): TcpServer {
-    const server = Deno.serve({
-      port: options.port,
-      hostname: options.hostname,
-      onListen: (addr) => options.onListen?.({ hostname: addr.hostname, port: addr.port }),
-    }, handler);
-    return {
-      addr: { hostname: server.addr.hostname, port: server.addr.port },
-      finished: server.finished,
-      shutdown: () => server.shutdown(),
-      ref: () => server.ref(),
-      unref: () => server.unref(),
-    };
-  },
-  interceptServe(onServe) {
-    const original = Deno.serve;
-    // deno-lint-ignore no-explicit-any
-    const wrapped = (...args: any[]) => {
-      const handler = args.find((a) => typeof a === "function") ??
-        args.find((a) => a && typeof a === "object" && typeof a.handler === "function")?.handler ??
-        args.find((a) => a && typeof a === "object" && typeof a.fetch === "function")?.fetch;
-      if (handler) onServe(handler);
-      // deno-lint-ignore no-explicit-any
-      return (original as any).apply(Deno, args);
-    };
-    Object.defineProperty(Deno, "serve", { value: wrapped, configurable: true, writable: true });
   },
 };

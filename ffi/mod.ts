@@ -1,7 +1,7 @@
 /**
- * Finds and loads libxio for the runtime we run on. This is the only module that knows which
- * runtime that is; everything else uses {@linkcode native}, {@linkcode runtime} and the neutral
- * types from `symbols.ts`.
+ * Finds and loads libxio with the FFI of the runtime we run on (`deno.ts` or `bun.ts`, picked
+ * here); everything else uses {@linkcode native}, {@linkcode arrayBuffer} and the neutral types
+ * from `symbols.ts`. What else differs between the runtimes is in `runtime/`.
  *
  * The library is found in this order:
  * 1. the path in the `XIO_LIB` environment variable;
@@ -11,41 +11,25 @@
  * @module
  */
 
-import type { NativeSymbols, Runtime } from "./symbols.ts";
+import { LibraryNotFoundError } from "../errors.ts";
+import { adapter } from "../runtime/mod.ts";
+import type { Loader, NativeSymbols, Pointer } from "./symbols.ts";
 
-export type {
-  Bytes,
-  Doorbell,
-  DoorbellHandlers,
-  Handle,
-  NativeSymbols,
-  Pointer,
-  Runtime,
-  TcpServeOptions,
-  TcpServer,
-} from "./symbols.ts";
+export type { Bytes, Handle, NativeSymbols, Pointer } from "./symbols.ts";
 export { ABI_VERSION, Const, Flag, Opt, Stat, Status } from "./symbols.ts";
 import { ABI_VERSION } from "./symbols.ts";
-
-/** Thrown when libxio cannot be found or loaded. */
-export class LibraryNotFoundError extends Error {
-  /** A short machine-readable code. */
-  readonly code = "ENOLIB";
-
-  /** Creates the error; `options.cause` carries the loader's own error. */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "LibraryNotFoundError";
-  }
-}
 
 // Importing the loader module is not loading the library: that waits for the first call to
 // `native()`. The specifier is computed so that Deno does not try to resolve `bun:ffi`.
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
 const loaderPath = isBun ? "./bun.ts" : "./deno.ts";
 
-/** The loader of the runtime we run on. */
-export const runtime: Runtime = (await import(loaderPath)).runtime;
+const loader: Loader = (await import(loaderPath)).loader;
+
+/** An `ArrayBuffer` over `length` bytes of the library's memory at `pointer`. */
+export function arrayBuffer(pointer: Pointer, length: number): ArrayBuffer {
+  return loader.arrayBuffer(pointer, length);
+}
 
 let loaded: NativeSymbols | undefined;
 let loadedPath: string | undefined;
@@ -63,10 +47,10 @@ export function libraryPath(): string | undefined {
 /** The library's symbols, loading it on first use. */
 export function native(): NativeSymbols {
   if (loaded !== undefined) return loaded;
-  const fromEnv = runtime.env("XIO_LIB");
+  const fromEnv = adapter.env("XIO_LIB");
   const built = buildOutput();
   const path = fromEnv !== undefined && fromEnv !== "" ? fromEnv : built;
-  if (path === undefined || (fromEnv === undefined && !runtime.exists(path))) {
+  if (path === undefined || (fromEnv === undefined && !adapter.exists(path))) {
     throw new LibraryNotFoundError(
       `Cannot find libxio: set XIO_LIB to its path, or build it with "deno task build" ` +
         `(looked for ${built ?? "a local build, but this module is not a local file"})`,
@@ -74,7 +58,7 @@ export function native(): NativeSymbols {
   }
   let symbols: NativeSymbols;
   try {
-    symbols = runtime.open(path);
+    symbols = loader.open(path);
   } catch (cause) {
     // A library of another ABI usually lacks a symbol, which fails the whole dlopen.
     throw new LibraryNotFoundError(

@@ -12,7 +12,18 @@ import assert from "node:assert/strict";
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import process from "node:process";
 import { Domain, setDefaultDomain } from "../mod.ts";
-import { drive, freeAll, killPeers, type Layer, LAYERS, prng, quantile, survive, typed } from "./_chaos.ts";
+import {
+  ClosedCleanly,
+  drive,
+  freeAll,
+  killPeers,
+  type Layer,
+  LAYERS,
+  prng,
+  quantile,
+  survive,
+  typed,
+} from "./_chaos.ts";
 import { delay, Fixture, otherRuntime, runtimeName, uniqueName, within } from "./_helpers.ts";
 
 const KILLS = Number(process.env.CHAOS_KILLS ?? 200);
@@ -85,8 +96,11 @@ describe(`chaos (${runtimeName})`, () => {
         scribbleFile(`${dir}/xio-${name}`, at, bytes);
         // The exchange goes on, or fails with a typed error; it never just stops.
         const settled = await Promise.race([outcome.then((e) => ({ e })), delay(400).then(() => undefined)]);
+        // A scribbled "closed" flag in the channel region reads as the peer's orderly close, which
+        // it cannot be told apart from; anywhere else only a typed error may end the exchange.
+        const clean = (e: unknown) => region === "channels" && e instanceof ClosedCleanly;
         if (settled !== undefined) {
-          assert.ok(typed(settled.e), `trial ${k} (${region}): ${String(settled.e)}`);
+          assert.ok(typed(settled.e) || clean(settled.e), `trial ${k} (${region}): ${String(settled.e)}`);
           seen[(settled.e as Error).name] = (seen[(settled.e as Error).name] ?? 0) + 1;
         } else {
           seen.unaffected = (seen.unaffected ?? 0) + 1;
@@ -94,7 +108,7 @@ describe(`chaos (${runtimeName})`, () => {
         await peer.kill();
         // Once the peer is gone the exchange must end too (a typed error), never hang.
         const end = await within(2000, outcome, `trial ${k} (${region}): the end after the kill`);
-        assert.ok(typed(end), `trial ${k} (${region}) ended with ${String(end)}`);
+        assert.ok(typed(end) || clean(end), `trial ${k} (${region}) ended with ${String(end)}`);
         assert.deepEqual(mixed, [], `trial ${k} (${region}): no message reached the wrong place`);
         domain.close();
       };

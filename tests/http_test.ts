@@ -15,7 +15,7 @@ import {
   setRoute,
   type XioServer,
 } from "../mod.ts";
-import { runtime } from "../ffi/mod.ts";
+import { adapter as runtime } from "../runtime/mod.ts";
 import { Stream } from "./fixtures/_stream.ts";
 import { delay, Fixture, runtimeName, uniqueName, within } from "./_helpers.ts";
 

@@ -33,7 +33,7 @@ import {
   setDefaultDomain,
   XioError,
 } from "../mod.ts";
-import { bodyBytesHeld, HELD_BYTES_MAX } from "../_http_wire.ts";
+import { bodyBytesHeld, HELD_BYTES_MAX } from "../http/_body.ts";
 import { delay, Fixture, runtimeName, uniqueName, within } from "./_helpers.ts";
 
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0;

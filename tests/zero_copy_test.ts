@@ -17,7 +17,9 @@ import {
   MessageTooLargeError,
   type SharedBuffer,
 } from "../mod.ts";
-import { ABI_VERSION, native, Opt } from "../ffi/mod.ts";
+import { FrameError, LibraryNotFoundError, XioError } from "../errors.ts";
+import { ABI_VERSION, native, Opt, Status } from "../ffi/mod.ts";
+import { statusError } from "../zero_copy/_status.ts";
 import { delay, Fixture, otherRuntime, runtimeName, uniqueName, within } from "./_helpers.ts";
 
 /** A small domain, so that many tests can run side by side. */
@@ -331,6 +333,29 @@ describe(`bad input gets typed errors (${runtimeName})`, () => {
     const outcome = await opener.json<{ code: string; message: string }>(30_000);
     assert.equal(outcome.code, "ENOLIB");
     assert.match(outcome.message, /Cannot load libxio from .*xio-future.*rebuild it/);
+  });
+
+  test("every status of the ABI becomes its own typed error, and every error extends XioError", () => {
+    const codes = new Map<string, string>();
+    for (const [name, code] of Object.entries(Status)) {
+      if (name === "ok") continue;
+      const error = statusError(code, "the thing");
+      assert.ok(error instanceof XioError, name);
+      assert.match(error.message, /^the thing: /, name);
+      assert.doesNotMatch(error.message, /unexpected status/, `${name} has its own message`);
+      // Only the system-error status may be the generic EIO.
+      if (name !== "io") assert.notEqual(error.code, "EIO", name);
+      codes.set(name, `${error.name}/${error.code}/${error.message}`);
+    }
+    // No two statuses read the same to a caller.
+    assert.equal(new Set(codes.values()).size, codes.size);
+    const unknown = statusError(-999, "the thing");
+    assert.equal(unknown.code, "EIO");
+    assert.match(unknown.message, /unexpected status -999/);
+    for (const error of [new LibraryNotFoundError("x"), new FrameError("x")]) {
+      assert.ok(error instanceof XioError);
+      assert.equal(typeof error.code, "string");
+    }
   });
 
   test("names that are empty, too long, or contain / or ..", () => {

@@ -1,57 +1,13 @@
 /**
- * Socket-like byte streams over shared memory, shaped like `Deno.Conn`.
- *
- * {@linkcode connect} and {@linkcode listen} give a {@linkcode Conn} with `read`, `write`,
- * `readable`, `writable`, `closeWrite`, `close`, `localAddr`, `remoteAddr`, `ref`, `unref` and
- * `Symbol.dispose`, so code written against those members of `Deno.Conn` works unchanged. Under
- * the hood each connection is a zero-copy {@linkcode Channel}: a write copies the bytes once into
- * shared buffers, a read copies them once out, and nothing passes through the kernel.
- *
- * @example An echo service and a client
- * ```ts
- * import { connect, listen } from "@xio/core/socket";
- *
- * using listener = listen({ name: "echo-example" });
- * (async () => {
- *   for await (const conn of listener) conn.readable.pipeTo(conn.writable);
- * })();
- *
- * using conn = await connect({ name: "echo-example" });
- * await conn.write(new TextEncoder().encode("ping"));
- * const reply = new Uint8Array(4);
- * await conn.read(reply);
- * console.log(new TextDecoder().decode(reply)); // "ping"
- * ```
+ * {@linkcode Conn}: a byte stream over a zero-copy channel, shaped like `Deno.Conn`.
  *
  * @module
  */
 
-import { runtime } from "./ffi/mod.ts";
-import { ClosedError } from "./errors.ts";
-import { type Channel, Domain, type Listener, type PollMode, type SharedBuffer } from "./zero_copy.ts";
-
-/** The address of a shared-memory endpoint: a service name in a domain. */
-export interface XioAddr {
-  /** Always `"xio"`. */
-  transport: "xio";
-  /** The domain name. */
-  domain: string;
-  /** The service name. */
-  name: string;
-}
-
-/** Options of {@linkcode listen} and {@linkcode connect}. */
-export interface SocketOptions {
-  /** The service name. */
-  name: string;
-  /**
-   * The domain: a handle, or a name to open (shared by every call in this process). Default: the
-   * `XIO_DOMAIN` environment variable, or `"xio"`.
-   */
-  domain?: Domain | string;
-  /** How a waiting read learns that data arrived (default: the domain's, `"event"`). */
-  poll?: PollMode;
-}
+import { ClosedError } from "../errors.ts";
+import type { Channel, Domain, SharedBuffer } from "../zero_copy/mod.ts";
+import { kCreate } from "./_internal.ts";
+import type { XioAddr } from "./types.ts";
 
 /** The most a default reader of `readable` gets in one chunk. */
 const READ_CHUNK_MAX = 1 << 20;
@@ -83,83 +39,8 @@ function sendOrRelease(channel: Channel, buffer: SharedBuffer): boolean {
   return sent;
 }
 
-const shared = new Map<string, Domain>();
-let defaultDomain: Domain | string | undefined;
-/** `XIO_DOMAIN`, read once on first use: each read is a permission-checked op in Deno. */
-let envDomain: string | undefined;
-
-/**
- * Sets the domain that {@linkcode listen}, {@linkcode connect}, `serve` and `fetch` use when
- * they are not given one. Without it they use the `XIO_DOMAIN` environment variable (read once, on
- * first use), or `"xio"`.
- *
- * @example
- * ```ts
- * import { setDefaultDomain } from "@xio/core";
- * setDefaultDomain("shop");
- * ```
- */
-export function setDefaultDomain(domain: Domain | string | undefined): void {
-  defaultDomain = domain;
-}
-
-/** The domain handle for `domain`, opening a shared one by name if needed. */
-export function socketDomain(domain?: Domain | string): Domain {
-  domain ??= defaultDomain;
-  if (domain instanceof Domain) return domain;
-  const name = domain ?? (envDomain ??= runtime.env("XIO_DOMAIN") ?? "xio");
-  let handle = shared.get(name);
-  if (handle === undefined || handle.closed) {
-    handle = Domain.open({ name });
-    shared.set(name, handle);
-  }
-  return handle;
-}
-
-/**
- * Listens on a service name. Throws {@linkcode AddrInUseError} if another process already does.
- *
- * @example
- * ```ts
- * import { listen } from "@xio/core/socket";
- * using listener = listen({ name: "listen-example" });
- * console.log(listener.addr); // { transport: "xio", domain: "xio", name: "listen-example" }
- * ```
- */
-export function listen(options: SocketOptions): ConnListener {
-  const domain = socketDomain(options.domain);
-  return createConnListener(domain, domain.listen(options.name, { poll: options.poll }), {
-    transport: "xio",
-    domain: domain.name,
-    name: options.name,
-  });
-}
-
-/**
- * Connects to a service. Rejects at once with {@linkcode ConnectionRefusedError} if nobody
- * listens on it.
- *
- * @example
- * ```ts
- * import { connect, ConnectionRefusedError } from "@xio/core";
- * try {
- *   await connect({ name: "nobody-here" });
- * } catch (error) {
- *   console.log(error instanceof ConnectionRefusedError); // true
- * }
- * ```
- */
-export async function connect(options: SocketOptions): Promise<Conn> {
-  const domain = socketDomain(options.domain);
-  const channel = await domain.connect(options.name, { poll: options.poll });
-  const addr: XioAddr = { transport: "xio", domain: domain.name, name: options.name };
-  return createConn(domain, channel, { ...addr, name: `client-${channel.index}` }, addr);
-}
-
-let createConn: (domain: Domain, channel: Channel, local: XioAddr, remote: XioAddr) => Conn;
 /** The connection behind each `writable`, for pipes that move buffers instead of bytes. */
 const writableConn = new WeakMap<WritableStream<Uint8Array>, Conn>();
-let spillConn: (conn: Conn) => void;
 /** The open connections of each domain handle, for `spillAll`. */
 const open = new WeakMap<Domain, Set<Conn>>();
 
@@ -175,11 +56,6 @@ function chunkBuffers(domain: Domain): number {
   }
   return count;
 }
-
-function spillAll(domain: Domain): void {
-  for (const conn of open.get(domain) ?? []) spillConn(conn);
-}
-let createConnListener: (domain: Domain, listener: Listener, addr: XioAddr) => ConnListener;
 
 /**
  * A byte stream over shared memory with the shape of `Deno.Conn`. Reads return what is
@@ -213,9 +89,14 @@ export class Conn implements Disposable {
   #streamPulled = false;
   #writable: WritableStream<Uint8Array> | undefined;
 
-  static {
-    createConn = (domain, channel, local, remote) => new Conn(domain, channel, local, remote);
-    spillConn = (conn) => conn.#spill();
+  /** @internal A connection over `channel`, a channel of `domain`. */
+  static [kCreate](domain: Domain, channel: Channel, localAddr: XioAddr, remoteAddr: XioAddr): Conn {
+    return new Conn(domain, channel, localAddr, remoteAddr);
+  }
+
+  /** Copies out what the connections of `domain` hold unread, so that their buffers go back. */
+  static #spillAll(domain: Domain): void {
+    for (const conn of open.get(domain) ?? []) conn.#spill();
   }
 
   private constructor(domain: Domain, channel: Channel, localAddr: XioAddr, remoteAddr: XioAddr) {
@@ -416,7 +297,7 @@ export class Conn implements Disposable {
         if (buffer === undefined) {
           // The pool is exhausted. Unread buffers of this process's connections may be what
           // holds it: copy them out so that they go back, then wait for a buffer.
-          spillAll(this.#domain);
+          Conn.#spillAll(this.#domain);
           buffer = await channel.alloc(chunk.length);
         }
         buffer.copyFrom(chunk);
@@ -779,56 +660,5 @@ export class Conn implements Disposable {
 
   #closedError(): ClosedError {
     return new ClosedError(`Connection to "${this.remoteAddr.name}" is closed`);
-  }
-}
-
-/** Accepts connections on a service name. Iterate it, or call `accept()`. */
-export class ConnListener implements AsyncIterable<Conn>, Disposable {
-  /** The address it listens on. */
-  readonly addr: XioAddr;
-  #listener: Listener;
-  #domain: Domain;
-
-  static {
-    createConnListener = (domain, listener, addr) => new ConnListener(domain, listener, addr);
-  }
-
-  private constructor(domain: Domain, listener: Listener, addr: XioAddr) {
-    this.#domain = domain;
-    this.#listener = listener;
-    this.addr = addr;
-  }
-
-  /** Waits for the next connection. Rejects with {@linkcode ClosedError} once closed. */
-  async accept(): Promise<Conn> {
-    const channel = await this.#listener.accept();
-    return createConn(this.#domain, channel, this.addr, { ...this.addr, name: `client-${channel.index}` });
-  }
-
-  /** Stops listening. Safe to call twice. */
-  close(): void {
-    this.#listener.close();
-  }
-
-  /** Lets the process exit while `accept()` waits. */
-  unref(): void {
-    this.#listener.unref();
-  }
-
-  /** Undoes {@linkcode ConnListener.unref}. */
-  ref(): void {
-    this.#listener.ref();
-  }
-
-  /** Stops listening. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  /** Yields each accepted connection until the listener is closed. */
-  async *[Symbol.asyncIterator](): AsyncIterator<Conn> {
-    for await (const channel of this.#listener) {
-      yield createConn(this.#domain, channel, this.addr, { ...this.addr, name: `client-${channel.index}` });
-    }
   }
 }

@@ -1,110 +1,27 @@
 /**
- * HTTP over shared memory: a `Deno.serve`-compatible {@linkcode serve} and a `fetch`-compatible
- * {@linkcode fetch}, with Web-standard `Request` and `Response`. Existing handlers (a Hono app's
- * `fetch`, a `deno serve` default export, a `Bun.serve` options object) move over unchanged.
- *
- * Requests travel as compact binary frames (no HTTP/1.1 text), multiplexed with stream ids over
- * one channel per client process and service, each stream with its own flow control, so a slow
- * handler or a slow reader holds up nobody else. Bodies stay in shared memory until read.
- *
- * `fetch("xio://orders/path")` goes over shared memory. Other URLs go to the runtime's own fetch,
- * unless the route table maps their origin (`XIO_ROUTES="http://orders:8080=orders"`, or
- * {@linkcode setRoute}) to a service that is registered locally; then they go over shared memory
- * too, and over TCP as before when it is not.
- *
- * @example
- * ```ts
- * import { fetch, serve } from "@xio/core/http";
- *
- * await using server = serve({ name: "hello" }, (request) =>
- *   new Response(`Hello from ${new URL(request.url).pathname}`));
- *
- * const response = await fetch("xio://hello/world");
- * console.log(await response.text()); // "Hello from /world"
- * ```
+ * The HTTP client: a `fetch` that sends `xio://` URLs, and origins routed to local services,
+ * over shared memory, and everything else to the runtime's own fetch.
  *
  * @module
  */
 
-import { runtime, type TcpServer } from "./ffi/mod.ts";
-import { number } from "./_check.ts";
-import { BrokenPipeError, ClosedError, ConnectionRefusedError, ConnectionResetError } from "./errors.ts";
-import {
-  type Channel,
-  DEFAULT_POLL_MICROS,
-  type Domain,
-  type Listener,
-  type SharedBuffer,
-} from "./zero_copy.ts";
-import { socketDomain, type XioAddr } from "./socket.ts";
+import { adapter } from "../runtime/mod.ts";
+import { number } from "../_check.ts";
+import { BrokenPipeError, ClosedError, ConnectionRefusedError, ConnectionResetError } from "../errors.ts";
+import { type Channel, DEFAULT_POLL_MICROS, type Domain, type SharedBuffer } from "../zero_copy/mod.ts";
+import { socketDomain } from "../zero_copy/_default.ts";
 import {
   FLAG_END,
   FLAG_LENGTH,
   FRAME_REQUEST,
   FRAME_RESET,
-  FRAME_RESPONSE,
   FRAME_WINDOW,
   FrameError,
   type FrameReader,
   RESET_CANCEL,
-  RESET_REFUSED,
-} from "./_http_frames.ts";
-import {
-  BodyQueue,
-  BodySender,
-  directBody,
-  INLINE_MAX,
-  nativeGetter,
-  type StreamHandler,
-  Wire,
-} from "./_http_wire.ts";
-
-export { FrameError } from "./_http_frames.ts";
-export type { TcpServer } from "./ffi/mod.ts";
-
-/** What a handler receives besides the request, as with `Deno.serve`. */
-export interface ServeHandlerInfo {
-  /** The client's address. */
-  remoteAddr: XioAddr;
-  /** Resolves once the response has been sent in full; rejects if the client went away. */
-  completed: Promise<void>;
-}
-
-/** A request handler, as `Deno.serve` takes. */
-export type ServeHandler = (request: Request, info: ServeHandlerInfo) => Response | Promise<Response>;
-
-/** Anything with a `fetch(request, info)` method: a Hono app, a `deno serve` export, Bun options. */
-export interface FetchApp {
-  /** Answers one request. */
-  fetch(request: Request, info: ServeHandlerInfo): Response | Promise<Response>;
-}
-
-/** Options of {@linkcode serve}. */
-export interface ServeOptions {
-  /** The service name clients use (`xio://<name>/...`). Default: `XIO_SERVICE`, or `"http"`. */
-  name?: string;
-  /** The domain, as for sockets: a handle or a name (default `XIO_DOMAIN` or `"xio"`). */
-  domain?: Domain | string;
-  /** Aborting it shuts the server down gracefully. */
-  signal?: AbortSignal;
-  /** Called once listening. */
-  onListen?: (addr: XioAddr) => void;
-  /** Turns a handler's exception into a response (default: a plain 500). */
-  onError?: (error: unknown) => Response | Promise<Response>;
-  /** Also serve over TCP on this port with the runtime's own server, for other machines. */
-  port?: number;
-  /** The TCP host name (with `port`). */
-  hostname?: string;
-  /**
-   * How long, in microseconds, a connection keeps polling for requests after traffic stops
-   * before it sleeps on its doorbell (default {@linkcode DEFAULT_POLL_MICROS}). Polling answers
-   * in microseconds; waking a sleeping process takes tens. It yields to the event loop every
-   * 25 µs and costs nothing while idle; 0 sleeps at once.
-   */
-  pollMicros?: number;
-}
-
-export { DEFAULT_POLL_MICROS };
+} from "./_frames.ts";
+import { INLINE_MAX, type StreamHandler, Wire } from "./_wire.ts";
+import { BodyQueue, BodySender, directBody, nativeGetter, NULL_BODY_STATUS, peekBody } from "./_body.ts";
 
 let fetchPollMicros = DEFAULT_POLL_MICROS;
 
@@ -124,12 +41,6 @@ export function setFetchPollMicros(micros: number): void {
   fetchPollMicros = micros;
 }
 
-/** {@linkcode ServeOptions} with the handler inside, as `Deno.serve({ handler })` takes. */
-export interface ServeInit extends ServeOptions {
-  /** The handler. */
-  handler: ServeHandler;
-}
-
 // The runtime's own fetch, taken before anything (such as the opt-in preload) replaces it.
 const runtimeFetch: typeof globalThis.fetch = globalThis.fetch.bind(globalThis);
 
@@ -137,7 +48,7 @@ const runtimeFetch: typeof globalThis.fetch = globalThis.fetch.bind(globalThis);
 // Routing
 
 const routes = new Map<string, string>();
-for (const pair of (runtime.env("XIO_ROUTES") ?? "").split(",")) {
+for (const pair of (adapter.env("XIO_ROUTES") ?? "").split(",")) {
   const at = pair.lastIndexOf("=");
   if (at > 0) setRoute(pair.slice(0, at).trim(), pair.slice(at + 1).trim());
 }
@@ -164,7 +75,6 @@ export function deleteRoute(origin: string): void {
 // ---------------------------------------------------------------------------------------------
 // Client
 
-const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 /**
  * The reason phrase an HTTP/1.1 server sends when a handler gives no statusText, so that a
  * client sees the same `statusText` as from `Deno.serve` or `Bun.serve` over TCP.
@@ -591,6 +501,8 @@ interface Outgoing {
   readonly signal: AbortSignal | undefined;
 }
 
+const responseStatusText = nativeGetter(Response.prototype, "statusText");
+
 /**
  * The Response that fetch returns. Only `url` differs from a plain Response, as it does for the
  * runtime's fetch: it is the URL that was fetched.
@@ -679,7 +591,7 @@ class ClientStream implements StreamHandler {
     // it) stops, and its source is cancelled rather than left locked.
     // (An Error costs its stack: none is made for an upload already complete.)
     if (this.sender !== undefined && !this.sender.done) {
-      this.sender.stop(new Error("The response is complete"));
+      this.sender.stop(new ClosedError("The response is complete"));
     }
     this.#session.finish(this.id);
   }
@@ -745,7 +657,7 @@ class ClientStream implements StreamHandler {
     const queue = this.body;
     if (queue === undefined || queue.readingDirectly) return;
     if (!this.finished) this.#session.wire.control(FRAME_RESET, this.id, RESET_CANCEL);
-    queue.fail(new Error("The response was dropped with its body unread"));
+    queue.fail(new ClosedError("The response was dropped with its body unread"));
     this.finish();
   }
 
@@ -856,486 +768,4 @@ async function exchange(
     hold?.drop();
   }
   return stream.takeResponse();
-}
-
-/**
- * Looks at the start of a body: a whole body of at most INLINE_MAX bytes that is already
- * available comes back as `inline` (it travels inside the headers frame); otherwise `stream`
- * yields the same bytes in order.
- */
-async function peekBody(body: ReadableStream<Uint8Array>): Promise<Peeked> {
-  const reader = body.getReader();
-  // Both reads at once, so that one short wait tells whether the body is one chunk that is
-  // already there (as for `new Response("text")`). A body whose bytes are not ready yet (a
-  // stream fed later) must not hold the headers back: the peer may be waiting for them.
-  const first = reader.read();
-  const second = reader.read();
-  let a: ReadableStreamReadResult<Uint8Array> | undefined;
-  let b: ReadableStreamReadResult<Uint8Array> | undefined;
-  let failed = false;
-  first.then((result) => (a = result), () => (failed = true));
-  second.then((result) => (b = result), () => (failed = true));
-  for (let turn = 0; turn < 4 && b === undefined && !failed; turn++) await null;
-  if (!failed && a !== undefined) {
-    // The reader is not released once the body is consumed: there is nothing left to read,
-    // and releaseLock() is surprisingly costly in Deno (it builds an error for pending reads).
-    if (a.done) return { inline: EMPTY_BYTES, stream: null, length: 0 };
-    if (b !== undefined && b.done) {
-      const length = a.value.length;
-      if (length <= INLINE_MAX) return { inline: a.value, stream: null, length };
-      return { inline: undefined, stream: resume(reader, [first, second]), length };
-    }
-  }
-  return { inline: undefined, stream: resume(reader, [first, second]), length: undefined };
-}
-
-/** What `peekBody` found: a whole small body, or a stream; the length if the whole is known. */
-type Peeked =
-  | { inline: Uint8Array; stream: null; length: number }
-  | { inline: undefined; stream: ReadableStream<Uint8Array>; length: number | undefined };
-
-const EMPTY_BYTES = new Uint8Array(0);
-
-/** A stream that yields the results of the reads already started, then the rest of `reader`. */
-function resume(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  started: Promise<ReadableStreamReadResult<Uint8Array>>[],
-): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    async pull(controller) {
-      const { value, done } = await (started.shift() ?? reader.read());
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Server
-
-/** A running server, as `Deno.serve` returns. */
-export class XioServer implements AsyncDisposable {
-  /** The shared-memory address it listens on. */
-  readonly addr: XioAddr;
-  /** The TCP server, if `port` was given. */
-  readonly tcp: TcpServer | undefined;
-  /** Resolves once the server has shut down. */
-  readonly finished: Promise<void>;
-  #listener: Listener;
-  #connections = new Set<ServerConnection>();
-  #draining = false;
-  #done!: () => void;
-  #accepting: Promise<void>;
-
-  /** Internal: use {@linkcode serve}. */
-  constructor(listener: Listener, addr: XioAddr, app: ServeHandler, options: ServeOptions) {
-    this.#listener = listener;
-    this.addr = addr;
-    this.finished = new Promise((resolve) => (this.#done = resolve));
-    const onError = options.onError ?? defaultOnError;
-    this.#accepting = (async () => {
-      for await (const channel of listener) {
-        const connection = new ServerConnection(
-          channel,
-          app,
-          onError,
-          addr,
-          () => this.#draining,
-        );
-        this.#connections.add(connection);
-        connection.wire.done.then(() => this.#connections.delete(connection));
-      }
-    })();
-    this.tcp = options.port !== undefined
-      ? runtime.serveTcp(
-        { port: options.port, hostname: options.hostname },
-        (request) => app(request, { remoteAddr: addr, completed: Promise.resolve() }),
-      )
-      : undefined;
-    const signal = options.signal;
-    if (signal !== undefined) {
-      const onAbort = () => void this.shutdown();
-      signal.addEventListener("abort", onAbort, { once: true });
-      // A long-lived signal must not keep a stopped server (and what it references) alive.
-      this.finished.then(() => signal.removeEventListener("abort", onAbort));
-    }
-  }
-
-  /** Stops taking new requests, lets the ones in flight complete, then closes. */
-  async shutdown(): Promise<void> {
-    if (!this.#draining) {
-      this.#draining = true;
-      this.#listener.close();
-      await this.#accepting.catch(() => {});
-      await Promise.all([...this.#connections].map((c) => c.drain()));
-      await this.tcp?.shutdown();
-      this.#done();
-    }
-    await this.finished;
-  }
-
-  /** Lets the process exit while the server waits for requests. */
-  unref(): void {
-    this.#listener.unref();
-    for (const c of this.#connections) c.wire.channel.unref();
-    this.tcp?.unref();
-  }
-
-  /** Undoes {@linkcode XioServer.unref}. */
-  ref(): void {
-    this.#listener.ref();
-    for (const c of this.#connections) c.wire.channel.ref();
-    this.tcp?.ref();
-  }
-
-  /** Shuts the server down gracefully. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.shutdown();
-  }
-}
-
-function defaultOnError(error: unknown): Response {
-  console.error("xio: the request handler threw:", error);
-  return new Response("Internal Server Error", { status: 500 });
-}
-
-/** What `info` a handler gets. `completed` is made on first use: most handlers never look. */
-class HandlerInfo implements ServeHandlerInfo {
-  readonly remoteAddr: XioAddr;
-  #completed: Promise<void> | undefined;
-  #settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
-  #outcome: { error: unknown } | null | undefined; // undefined: pending; null: completed
-
-  constructor(remoteAddr: XioAddr) {
-    this.remoteAddr = remoteAddr;
-  }
-
-  get completed(): Promise<void> {
-    if (this.#completed === undefined) {
-      const outcome = this.#outcome;
-      this.#completed = outcome === null
-        ? Promise.resolve()
-        : outcome !== undefined
-        ? Promise.reject(outcome.error)
-        : new Promise<void>((resolve, reject) => (this.#settle = { resolve, reject }));
-      this.#completed.catch(() => {});
-    }
-    return this.#completed;
-  }
-
-  resolve(): void {
-    if (this.#outcome !== undefined) return;
-    this.#outcome = null;
-    this.#settle?.resolve();
-  }
-
-  reject(error: unknown): void {
-    if (this.#outcome !== undefined) return;
-    this.#outcome = { error };
-    this.#settle?.reject(error);
-  }
-}
-
-/** One request on a server connection: the frames of its stream, and its state. */
-class ServerStream implements StreamHandler {
-  readonly id: number;
-  readonly body: BodyQueue | undefined;
-  sender: BodySender | undefined;
-  reset: Error | undefined;
-  done = false;
-  #abort: AbortController | undefined;
-  #connection: ServerConnection;
-
-  constructor(connection: ServerConnection, id: number, streamed: boolean) {
-    this.#connection = connection;
-    this.id = id;
-    const wire = connection.wire;
-    this.body = streamed ? new BodyQueue((bytes) => wire.control(FRAME_WINDOW, id, bytes)) : undefined;
-  }
-
-  /** The request's signal, aborted when the client cancels the request or goes away. */
-  get signal(): AbortSignal {
-    if (this.#abort === undefined) {
-      this.#abort = new AbortController();
-      if (this.reset !== undefined) this.#abort.abort(this.reset);
-    }
-    return this.#abort.signal;
-  }
-
-  onHeaders(): void {
-    throw new FrameError(`Stream ${this.id} sent its headers twice`);
-  }
-
-  onData(buffer: SharedBuffer, end: boolean): void {
-    if (this.body === undefined) return buffer.release();
-    this.body.push(buffer);
-    if (end) this.body.end();
-  }
-
-  onEnd(): void {
-    this.body?.end();
-  }
-
-  onReset(error: Error): void {
-    if (this.reset !== undefined) return;
-    this.reset = error;
-    this.#abort?.abort(error);
-    (this.sender ??= new BodySender()).stop(error);
-    this.body?.fail(error);
-    // A request whose client reset it is over, whether or not its handler ever returns.
-    this.#connection.finish(this);
-  }
-
-  onWindow(bytes: number): void {
-    (this.sender ??= new BodySender()).grant(bytes);
-  }
-}
-
-/**
- * The Request a handler receives. Its `signal` is created on first use, since making one per
- * request costs more than most handlers do; a streamed body is read straight out of shared
- * memory by `arrayBuffer()` and the like (`directBody`).
- */
-class ServerRequest extends directBody(Request) {
-  #stream: ServerStream;
-
-  constructor(url: string, init: RequestInit | undefined, stream: ServerStream, length: number | undefined) {
-    super(url, init);
-    this.#stream = stream;
-    this.attachBody(stream.body, length);
-  }
-
-  override get signal(): AbortSignal {
-    return this.#stream.signal;
-  }
-
-  /**
-   * Also what a request over HTTP/1.1 always carries: `host` (the URL's), and the
-   * `accept: *\/*` that fetch adds.
-   */
-  override completeHeaders(headers: Headers): void {
-    if (!headers.has("host")) {
-      const url = this.url; // http://<authority>/<path>
-      headers.set("host", url.slice(7, url.indexOf("/", 7)));
-    }
-    if (!headers.has("accept")) headers.set("accept", "*/*");
-    super.completeHeaders(headers);
-  }
-
-  /** A copy whose signal is this request's: aborted when the client goes away. */
-  override clone(): this {
-    void this.headers; // the copy has the defaults too
-    return new Request(super.clone(), { signal: this.signal }) as this;
-  }
-}
-
-const responseStatusText = nativeGetter(Response.prototype, "statusText");
-
-class ServerConnection {
-  readonly wire: Wire;
-  #inFlight = 0;
-  #idle: (() => void) | undefined;
-  #app: ServeHandler;
-  #onError: (error: unknown) => Response | Promise<Response>;
-  #remote: XioAddr;
-  #draining: () => boolean;
-
-  constructor(
-    channel: Channel,
-    app: ServeHandler,
-    onError: (error: unknown) => Response | Promise<Response>,
-    addr: XioAddr,
-    draining: () => boolean,
-  ) {
-    this.#app = app;
-    this.#onError = onError;
-    this.#remote = { ...addr, name: `client-${channel.index}` };
-    this.#draining = draining;
-    this.wire = new Wire(channel, (frame) => this.#onRequest(frame), () => {});
-  }
-
-  async drain(): Promise<void> {
-    if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
-    this.wire.close();
-  }
-
-  /** Ends a request's bookkeeping (once): its response was sent, or it was reset. */
-  finish(stream: ServerStream): void {
-    if (stream.done) return;
-    stream.done = true;
-    if (this.wire.streams.get(stream.id) === stream) this.wire.streams.delete(stream.id);
-    // (An Error costs its stack: none is made for a body read to its end.)
-    const body = stream.body;
-    if (body !== undefined && !body.drained) body.fail(new Error("The request is over"));
-    if (--this.#inFlight === 0) this.#idle?.();
-  }
-
-  #onRequest(frame: FrameReader): void {
-    if (frame.type !== FRAME_REQUEST) return; // a late frame of a finished stream
-    const id = frame.stream;
-    if (this.#draining()) {
-      this.wire.control(FRAME_RESET, id, RESET_REFUSED);
-      return;
-    }
-    const method = frame.string();
-    const authority = frame.string();
-    const path = frame.string(true);
-    const headers = frame.headersInit();
-    const length = frame.bodyLength();
-    const end = (frame.flags & FLAG_END) !== 0;
-    if (!path.startsWith("/")) {
-      throw new FrameError(`A request path must start with "/", got ${JSON.stringify(path)}`);
-    }
-    // A GET or HEAD body is never given to the handler (as Request would refuse one).
-    const inline = end && method !== "GET" && method !== "HEAD" ? frame.rest() : undefined;
-    const stream = new ServerStream(this, id, !end);
-    this.wire.streams.set(id, stream);
-    this.#inFlight++;
-    this.#serve(stream, method, `http://${authority}${path}`, headers, inline, length);
-  }
-
-  /** Runs the handler and sends its response. Never rejects. */
-  async #serve(
-    stream: ServerStream,
-    method: string,
-    url: string,
-    headers: Headers | undefined,
-    inline: Uint8Array<ArrayBuffer> | undefined,
-    length: number | undefined,
-  ): Promise<void> {
-    const info = new HandlerInfo(this.#remote);
-    try {
-      // Only what differs from the defaults: every member given costs a conversion.
-      let init: RequestInit | undefined;
-      if (method !== "GET") init = { method };
-      if (headers !== undefined) (init ??= {}).headers = headers;
-      if (method !== "GET" && method !== "HEAD") {
-        init!.body = inline ?? stream.body!.stream(() => {});
-        // @ts-ignore: `duplex` is required for streamed bodies but not yet in every type library
-        init!.duplex = "half";
-      }
-      const request = new ServerRequest(url, init, stream, length);
-      let response: Response;
-      try {
-        response = await this.#app(request, info);
-        if (!(response instanceof Response)) throw new TypeError("The handler did not return a Response");
-      } catch (error) {
-        if (stream.reset !== undefined) throw stream.reset;
-        response = await this.#onError(error);
-      }
-      if (stream.reset !== undefined) {
-        response.body?.cancel().catch(() => {});
-        throw stream.reset;
-      }
-      await this.#respond(stream, method, response);
-      info.resolve();
-    } catch (error) {
-      info.reject(error);
-      if (stream.reset === undefined) this.wire.control(FRAME_RESET, stream.id, RESET_CANCEL);
-    } finally {
-      this.finish(stream);
-    }
-  }
-
-  async #respond(stream: ServerStream, method: string, response: Response): Promise<void> {
-    const wire = this.wire;
-    let body: ReadableStream<Uint8Array> | null = null;
-    let inline: Uint8Array | undefined;
-    let length: number | undefined;
-    // A whole body too large to travel in the headers frame (a string measured in characters
-    // that takes more bytes in UTF-8, say).
-    let large: Uint8Array | undefined;
-    // Headers before body: Bun fills in the content type a Blob, file or form body implies
-    // when the headers are first read, but not once the body has become a stream.
-    const headers = response.headers;
-    const status = response.status;
-    // A small body the runtime can hand over whole skips the stream (Bun: a string, bytes, JSON).
-    const complete = runtime.completeBody(response, INLINE_MAX);
-    const source = complete === undefined ? response.body : null;
-    if (complete !== undefined) {
-      const bytes = complete instanceof Uint8Array ? complete : await complete;
-      length = bytes.length;
-      if (method !== "HEAD") {
-        if (length <= INLINE_MAX) inline = bytes;
-        else large = bytes;
-      }
-    } else if (source === null) {
-      if (!NULL_BODY_STATUS.has(status)) length = 0;
-    } else if (method === "HEAD") {
-      // No body, but the length it would have, as an HTTP/1.1 server answers HEAD.
-      const peeked = await peekBody(source);
-      length = peeked.length;
-      await peeked.stream?.cancel();
-    } else {
-      ({ inline, stream: body, length } = await peekBody(source));
-    }
-    // A body known whole is declared, as an HTTP/1.1 server declares it.
-    const flags = (body === null && large === undefined ? FLAG_END : 0) |
-      (length !== undefined ? FLAG_LENGTH : 0);
-    const frame = wire.frame(FRAME_RESPONSE, flags, stream.id)
-      .u16(status)
-      .string(response.statusText)
-      .headers(headers);
-    if (length !== undefined) frame.bodyLength(length);
-    if (inline !== undefined) frame.bytes(inline);
-    await wire.send();
-    if (body === null && large === undefined) return;
-    const sender = stream.sender ??= new BodySender();
-    const sent = body !== null
-      ? await sender.send(wire, stream.id, body)
-      : await sender.sendBytes(wire, stream.id, large!);
-    if (!sent) throw sender.stopped;
-  }
-}
-
-/**
- * Serves HTTP over shared memory, taking what `Deno.serve` takes: `serve(handler)`,
- * `serve(options, handler)`, `serve({ ...options, handler })`, or an object with a `fetch`
- * method (a Hono app, a `deno serve` default export, a `Bun.serve` options object).
- *
- * A handler that throws gives a 500 (or `onError`'s response); the server keeps serving. With
- * `port` (and `hostname`) the same handler is also served over TCP by the runtime's own server.
- *
- * @example
- * ```ts
- * import { serve } from "@xio/core/http";
- * const server = serve({ name: "serve-example" }, () => new Response("ok"));
- * await server.shutdown();
- * ```
- */
-export function serve(handler: ServeHandler | FetchApp): XioServer;
-/** Serves `handler` with `options`: the service name, domain, signal, callbacks and TCP port. */
-export function serve(options: ServeOptions, handler: ServeHandler | FetchApp): XioServer;
-/** Serves the `handler` (or `fetch` method) inside the options object. */
-export function serve(init: ServeInit | (ServeOptions & FetchApp)): XioServer;
-export function serve(
-  first: ServeHandler | FetchApp | ServeInit | ServeOptions,
-  second?: ServeHandler | FetchApp,
-): XioServer {
-  let options: ServeOptions;
-  let app: ServeHandler | FetchApp | undefined;
-  if (typeof first === "function") {
-    options = {};
-    app = first;
-  } else if (second !== undefined) {
-    options = first as ServeOptions;
-    app = second;
-  } else {
-    options = first as ServeOptions;
-    app = (first as ServeInit).handler ??
-      (typeof (first as FetchApp).fetch === "function" ? first as FetchApp : undefined);
-  }
-  if (app === undefined) throw new TypeError("serve() needs a handler or an object with a fetch method");
-  const handler: ServeHandler = typeof app === "function"
-    ? app
-    : ((target: FetchApp) => (request: Request, info: ServeHandlerInfo) => target.fetch(request, info))(app);
-  if (options.pollMicros !== undefined) number("serve's pollMicros", options.pollMicros, 0, 1e7);
-  const domain = socketDomain(options.domain);
-  const name = options.name ?? runtime.env("XIO_SERVICE") ?? "http";
-  const listener = domain.listen(name, { pollMicros: options.pollMicros ?? DEFAULT_POLL_MICROS });
-  const addr: XioAddr = { transport: "xio", domain: domain.name, name };
-  const server = new XioServer(listener, addr, handler, options);
-  options.onListen?.(addr);
-  return server;
 }

@@ -27,6 +27,8 @@
  * @module
  */
 
+import { FrameError } from "../errors.ts";
+
 export const FRAME_REQUEST = 1;
 export const FRAME_RESPONSE = 2;
 export const FRAME_DATA = 3;
@@ -46,14 +48,7 @@ export const RESET_CANCEL = 1;
 export const RESET_REFUSED = 2;
 export const RESET_ERROR = 3;
 
-/** A frame that does not parse. */
-export class FrameError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "FrameError";
-  }
-}
+export { FrameError };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -1,0 +1,452 @@
+/**
+ * The HTTP server: {@linkcode serve}, shaped like `Deno.serve`, and the {@linkcode XioServer} it
+ * returns.
+ *
+ * @module
+ */
+
+import { adapter, type TcpServer } from "../runtime/mod.ts";
+import { number } from "../_check.ts";
+import { ClosedError } from "../errors.ts";
+import { type Channel, DEFAULT_POLL_MICROS, type Listener, type SharedBuffer } from "../zero_copy/mod.ts";
+import { socketDomain } from "../zero_copy/_default.ts";
+import type { XioAddr } from "../socket/mod.ts";
+import {
+  FLAG_END,
+  FLAG_LENGTH,
+  FRAME_REQUEST,
+  FRAME_RESET,
+  FRAME_RESPONSE,
+  FRAME_WINDOW,
+  FrameError,
+  type FrameReader,
+  RESET_CANCEL,
+  RESET_REFUSED,
+} from "./_frames.ts";
+import { INLINE_MAX, type StreamHandler, Wire } from "./_wire.ts";
+import { BodyQueue, BodySender, directBody, NULL_BODY_STATUS, peekBody } from "./_body.ts";
+import type { FetchApp, ServeHandler, ServeHandlerInfo, ServeInit, ServeOptions } from "./types.ts";
+
+/** A running server, as `Deno.serve` returns. */
+export class XioServer implements AsyncDisposable {
+  /** The shared-memory address it listens on. */
+  readonly addr: XioAddr;
+  /** The TCP server, if `port` was given. */
+  readonly tcp: TcpServer | undefined;
+  /** Resolves once the server has shut down. */
+  readonly finished: Promise<void>;
+  #listener: Listener;
+  #connections = new Set<ServerConnection>();
+  #draining = false;
+  #done!: () => void;
+  #accepting: Promise<void>;
+
+  /** Internal: use {@linkcode serve}. */
+  constructor(listener: Listener, addr: XioAddr, app: ServeHandler, options: ServeOptions) {
+    this.#listener = listener;
+    this.addr = addr;
+    this.finished = new Promise((resolve) => (this.#done = resolve));
+    const onError = options.onError ?? defaultOnError;
+    this.#accepting = (async () => {
+      for await (const channel of listener) {
+        const connection = new ServerConnection(
+          channel,
+          app,
+          onError,
+          addr,
+          () => this.#draining,
+        );
+        this.#connections.add(connection);
+        connection.wire.done.then(() => this.#connections.delete(connection));
+      }
+    })();
+    this.tcp = options.port !== undefined
+      ? adapter.serveTcp(
+        { port: options.port, hostname: options.hostname },
+        (request) => app(request, { remoteAddr: addr, completed: Promise.resolve() }),
+      )
+      : undefined;
+    const signal = options.signal;
+    if (signal !== undefined) {
+      const onAbort = () => void this.shutdown();
+      signal.addEventListener("abort", onAbort, { once: true });
+      // A long-lived signal must not keep a stopped server (and what it references) alive.
+      this.finished.then(() => signal.removeEventListener("abort", onAbort));
+    }
+  }
+
+  /** Stops taking new requests, lets the ones in flight complete, then closes. */
+  async shutdown(): Promise<void> {
+    if (!this.#draining) {
+      this.#draining = true;
+      this.#listener.close();
+      await this.#accepting.catch(() => {});
+      await Promise.all([...this.#connections].map((c) => c.drain()));
+      await this.tcp?.shutdown();
+      this.#done();
+    }
+    await this.finished;
+  }
+
+  /** Lets the process exit while the server waits for requests. */
+  unref(): void {
+    this.#listener.unref();
+    for (const c of this.#connections) c.wire.channel.unref();
+    this.tcp?.unref();
+  }
+
+  /** Undoes {@linkcode XioServer.unref}. */
+  ref(): void {
+    this.#listener.ref();
+    for (const c of this.#connections) c.wire.channel.ref();
+    this.tcp?.ref();
+  }
+
+  /** Shuts the server down gracefully. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+}
+
+function defaultOnError(error: unknown): Response {
+  console.error("xio: the request handler threw:", error);
+  return new Response("Internal Server Error", { status: 500 });
+}
+
+/** What `info` a handler gets. `completed` is made on first use: most handlers never look. */
+class HandlerInfo implements ServeHandlerInfo {
+  readonly remoteAddr: XioAddr;
+  #completed: Promise<void> | undefined;
+  #settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  #outcome: { error: unknown } | null | undefined; // undefined: pending; null: completed
+
+  constructor(remoteAddr: XioAddr) {
+    this.remoteAddr = remoteAddr;
+  }
+
+  get completed(): Promise<void> {
+    if (this.#completed === undefined) {
+      const outcome = this.#outcome;
+      this.#completed = outcome === null
+        ? Promise.resolve()
+        : outcome !== undefined
+        ? Promise.reject(outcome.error)
+        : new Promise<void>((resolve, reject) => (this.#settle = { resolve, reject }));
+      this.#completed.catch(() => {});
+    }
+    return this.#completed;
+  }
+
+  resolve(): void {
+    if (this.#outcome !== undefined) return;
+    this.#outcome = null;
+    this.#settle?.resolve();
+  }
+
+  reject(error: unknown): void {
+    if (this.#outcome !== undefined) return;
+    this.#outcome = { error };
+    this.#settle?.reject(error);
+  }
+}
+
+/** One request on a server connection: the frames of its stream, and its state. */
+class ServerStream implements StreamHandler {
+  readonly id: number;
+  readonly body: BodyQueue | undefined;
+  sender: BodySender | undefined;
+  reset: Error | undefined;
+  done = false;
+  #abort: AbortController | undefined;
+  #connection: ServerConnection;
+
+  constructor(connection: ServerConnection, id: number, streamed: boolean) {
+    this.#connection = connection;
+    this.id = id;
+    const wire = connection.wire;
+    this.body = streamed ? new BodyQueue((bytes) => wire.control(FRAME_WINDOW, id, bytes)) : undefined;
+  }
+
+  /** The request's signal, aborted when the client cancels the request or goes away. */
+  get signal(): AbortSignal {
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController();
+      if (this.reset !== undefined) this.#abort.abort(this.reset);
+    }
+    return this.#abort.signal;
+  }
+
+  onHeaders(): void {
+    throw new FrameError(`Stream ${this.id} sent its headers twice`);
+  }
+
+  onData(buffer: SharedBuffer, end: boolean): void {
+    if (this.body === undefined) return buffer.release();
+    this.body.push(buffer);
+    if (end) this.body.end();
+  }
+
+  onEnd(): void {
+    this.body?.end();
+  }
+
+  onReset(error: Error): void {
+    if (this.reset !== undefined) return;
+    this.reset = error;
+    this.#abort?.abort(error);
+    (this.sender ??= new BodySender()).stop(error);
+    this.body?.fail(error);
+    // A request whose client reset it is over, whether or not its handler ever returns.
+    this.#connection.finish(this);
+  }
+
+  onWindow(bytes: number): void {
+    (this.sender ??= new BodySender()).grant(bytes);
+  }
+}
+
+/**
+ * The Request a handler receives. Its `signal` is created on first use, since making one per
+ * request costs more than most handlers do; a streamed body is read straight out of shared
+ * memory by `arrayBuffer()` and the like (`directBody`).
+ */
+class ServerRequest extends directBody(Request) {
+  #stream: ServerStream;
+
+  constructor(url: string, init: RequestInit | undefined, stream: ServerStream, length: number | undefined) {
+    super(url, init);
+    this.#stream = stream;
+    this.attachBody(stream.body, length);
+  }
+
+  override get signal(): AbortSignal {
+    return this.#stream.signal;
+  }
+
+  /**
+   * Also what a request over HTTP/1.1 always carries: `host` (the URL's), and the
+   * `accept: *\/*` that fetch adds.
+   */
+  override completeHeaders(headers: Headers): void {
+    if (!headers.has("host")) {
+      const url = this.url; // http://<authority>/<path>
+      headers.set("host", url.slice(7, url.indexOf("/", 7)));
+    }
+    if (!headers.has("accept")) headers.set("accept", "*/*");
+    super.completeHeaders(headers);
+  }
+
+  /** A copy whose signal is this request's: aborted when the client goes away. */
+  override clone(): this {
+    void this.headers; // the copy has the defaults too
+    return new Request(super.clone(), { signal: this.signal }) as this;
+  }
+}
+
+class ServerConnection {
+  readonly wire: Wire;
+  #inFlight = 0;
+  #idle: (() => void) | undefined;
+  #app: ServeHandler;
+  #onError: (error: unknown) => Response | Promise<Response>;
+  #remote: XioAddr;
+  #draining: () => boolean;
+
+  constructor(
+    channel: Channel,
+    app: ServeHandler,
+    onError: (error: unknown) => Response | Promise<Response>,
+    addr: XioAddr,
+    draining: () => boolean,
+  ) {
+    this.#app = app;
+    this.#onError = onError;
+    this.#remote = { ...addr, name: `client-${channel.index}` };
+    this.#draining = draining;
+    this.wire = new Wire(channel, (frame) => this.#onRequest(frame), () => {});
+  }
+
+  async drain(): Promise<void> {
+    if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    this.wire.close();
+  }
+
+  /** Ends a request's bookkeeping (once): its response was sent, or it was reset. */
+  finish(stream: ServerStream): void {
+    if (stream.done) return;
+    stream.done = true;
+    if (this.wire.streams.get(stream.id) === stream) this.wire.streams.delete(stream.id);
+    // (An Error costs its stack: none is made for a body read to its end.)
+    const body = stream.body;
+    if (body !== undefined && !body.drained) body.fail(new ClosedError("The request is over"));
+    if (--this.#inFlight === 0) this.#idle?.();
+  }
+
+  #onRequest(frame: FrameReader): void {
+    if (frame.type !== FRAME_REQUEST) return; // a late frame of a finished stream
+    const id = frame.stream;
+    if (this.#draining()) {
+      this.wire.control(FRAME_RESET, id, RESET_REFUSED);
+      return;
+    }
+    const method = frame.string();
+    const authority = frame.string();
+    const path = frame.string(true);
+    const headers = frame.headersInit();
+    const length = frame.bodyLength();
+    const end = (frame.flags & FLAG_END) !== 0;
+    if (!path.startsWith("/")) {
+      throw new FrameError(`A request path must start with "/", got ${JSON.stringify(path)}`);
+    }
+    // A GET or HEAD body is never given to the handler (as Request would refuse one).
+    const inline = end && method !== "GET" && method !== "HEAD" ? frame.rest() : undefined;
+    const stream = new ServerStream(this, id, !end);
+    this.wire.streams.set(id, stream);
+    this.#inFlight++;
+    this.#serve(stream, method, `http://${authority}${path}`, headers, inline, length);
+  }
+
+  /** Runs the handler and sends its response. Never rejects. */
+  async #serve(
+    stream: ServerStream,
+    method: string,
+    url: string,
+    headers: Headers | undefined,
+    inline: Uint8Array<ArrayBuffer> | undefined,
+    length: number | undefined,
+  ): Promise<void> {
+    const info = new HandlerInfo(this.#remote);
+    try {
+      // Only what differs from the defaults: every member given costs a conversion.
+      let init: RequestInit | undefined;
+      if (method !== "GET") init = { method };
+      if (headers !== undefined) (init ??= {}).headers = headers;
+      if (method !== "GET" && method !== "HEAD") {
+        init!.body = inline ?? stream.body!.stream(() => {});
+        // @ts-ignore: `duplex` is required for streamed bodies but not yet in every type library
+        init!.duplex = "half";
+      }
+      const request = new ServerRequest(url, init, stream, length);
+      let response: Response;
+      try {
+        response = await this.#app(request, info);
+        if (!(response instanceof Response)) throw new TypeError("The handler did not return a Response");
+      } catch (error) {
+        if (stream.reset !== undefined) throw stream.reset;
+        response = await this.#onError(error);
+      }
+      if (stream.reset !== undefined) {
+        response.body?.cancel().catch(() => {});
+        throw stream.reset;
+      }
+      await this.#respond(stream, method, response);
+      info.resolve();
+    } catch (error) {
+      info.reject(error);
+      if (stream.reset === undefined) this.wire.control(FRAME_RESET, stream.id, RESET_CANCEL);
+    } finally {
+      this.finish(stream);
+    }
+  }
+
+  async #respond(stream: ServerStream, method: string, response: Response): Promise<void> {
+    const wire = this.wire;
+    let body: ReadableStream<Uint8Array> | null = null;
+    let inline: Uint8Array | undefined;
+    let length: number | undefined;
+    // A whole body too large to travel in the headers frame (a string measured in characters
+    // that takes more bytes in UTF-8, say).
+    let large: Uint8Array | undefined;
+    // Headers before body: Bun fills in the content type a Blob, file or form body implies
+    // when the headers are first read, but not once the body has become a stream.
+    const headers = response.headers;
+    const status = response.status;
+    // A small body the runtime can hand over whole skips the stream (Bun: a string, bytes, JSON).
+    const complete = adapter.completeBody(response, INLINE_MAX);
+    const source = complete === undefined ? response.body : null;
+    if (complete !== undefined) {
+      const bytes = complete instanceof Uint8Array ? complete : await complete;
+      length = bytes.length;
+      if (method !== "HEAD") {
+        if (length <= INLINE_MAX) inline = bytes;
+        else large = bytes;
+      }
+    } else if (source === null) {
+      if (!NULL_BODY_STATUS.has(status)) length = 0;
+    } else if (method === "HEAD") {
+      // No body, but the length it would have, as an HTTP/1.1 server answers HEAD.
+      const peeked = await peekBody(source);
+      length = peeked.length;
+      await peeked.stream?.cancel();
+    } else {
+      ({ inline, stream: body, length } = await peekBody(source));
+    }
+    // A body known whole is declared, as an HTTP/1.1 server declares it.
+    const flags = (body === null && large === undefined ? FLAG_END : 0) |
+      (length !== undefined ? FLAG_LENGTH : 0);
+    const frame = wire.frame(FRAME_RESPONSE, flags, stream.id)
+      .u16(status)
+      .string(response.statusText)
+      .headers(headers);
+    if (length !== undefined) frame.bodyLength(length);
+    if (inline !== undefined) frame.bytes(inline);
+    await wire.send();
+    if (body === null && large === undefined) return;
+    const sender = stream.sender ??= new BodySender();
+    const sent = body !== null
+      ? await sender.send(wire, stream.id, body)
+      : await sender.sendBytes(wire, stream.id, large!);
+    if (!sent) throw sender.stopped;
+  }
+}
+
+/**
+ * Serves HTTP over shared memory, taking what `Deno.serve` takes: `serve(handler)`,
+ * `serve(options, handler)`, `serve({ ...options, handler })`, or an object with a `fetch`
+ * method (a Hono app, a `deno serve` default export, a `Bun.serve` options object).
+ *
+ * A handler that throws gives a 500 (or `onError`'s response); the server keeps serving. With
+ * `port` (and `hostname`) the same handler is also served over TCP by the runtime's own server.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "@xio/core/http";
+ * const server = serve({ name: "serve-example" }, () => new Response("ok"));
+ * await server.shutdown();
+ * ```
+ */
+export function serve(handler: ServeHandler | FetchApp): XioServer;
+/** Serves `handler` with `options`: the service name, domain, signal, callbacks and TCP port. */
+export function serve(options: ServeOptions, handler: ServeHandler | FetchApp): XioServer;
+/** Serves the `handler` (or `fetch` method) inside the options object. */
+export function serve(init: ServeInit | (ServeOptions & FetchApp)): XioServer;
+export function serve(
+  first: ServeHandler | FetchApp | ServeInit | ServeOptions,
+  second?: ServeHandler | FetchApp,
+): XioServer {
+  let options: ServeOptions;
+  let app: ServeHandler | FetchApp | undefined;
+  if (typeof first === "function") {
+    options = {};
+    app = first;
+  } else if (second !== undefined) {
+    options = first as ServeOptions;
+    app = second;
+  } else {
+    options = first as ServeOptions;
+    app = (first as ServeInit).handler ??
+      (typeof (first as FetchApp).fetch === "function" ? first as FetchApp : undefined);
+  }
+  if (app === undefined) throw new TypeError("serve() needs a handler or an object with a fetch method");
+  const handler: ServeHandler = typeof app === "function"
+    ? app
+    : ((target: FetchApp) => (request: Request, info: ServeHandlerInfo) => target.fetch(request, info))(app);
+  if (options.pollMicros !== undefined) number("serve's pollMicros", options.pollMicros, 0, 1e7);
+  const domain = socketDomain(options.domain);
+  const name = options.name ?? adapter.env("XIO_SERVICE") ?? "http";
+  const listener = domain.listen(name, { pollMicros: options.pollMicros ?? DEFAULT_POLL_MICROS });
+  const addr: XioAddr = { transport: "xio", domain: domain.name, name };
+  const server = new XioServer(listener, addr, handler, options);
+  options.onListen?.(addr);
+  return server;
+}

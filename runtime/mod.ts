@@ -1,0 +1,83 @@
+/**
+ * The runtime adapters: what differs between Deno and Bun beyond loading the library (which is
+ * `ffi/`'s job). This module picks the adapter of the runtime we run on; everything else imports
+ * {@linkcode adapter} from here and never an adapter file itself.
+ *
+ * @module
+ */
+
+/** What a doorbell does when it rings or loses a peer. */
+export interface DoorbellHandlers {
+  /** A peer wrote to the doorbell: this node has news. */
+  onRing(): void;
+  /** A peer's connection closed: it left, or died. */
+  onHangup(): void;
+}
+
+/** A UNIX socket that the runtime's own event loop listens on, to be woken by peers. */
+export interface Doorbell {
+  /** Stops listening and closes every connection. Safe to call twice. */
+  close(): void;
+}
+
+/** What differs between Deno and Bun beyond FFI: one adapter per runtime implements it. */
+export interface Adapter {
+  /** Which runtime this is. */
+  readonly name: "deno" | "bun";
+  /**
+   * Listens on the UNIX socket `path` (mode `mode`) with the runtime's own event loop, replacing
+   * a stale socket file. It never keeps the process alive.
+   */
+  listenDoorbell(path: string, mode: number, handlers: DoorbellHandlers): Doorbell;
+  /** An environment variable, or undefined if unset or not permitted. */
+  env(name: string): string | undefined;
+  /** Whether a file exists (and is readable). */
+  exists(path: string): boolean;
+  /** Runs `fn` when the process is about to exit normally (Deno's unload, Bun's exit). */
+  onExit(fn: () => void): void;
+  /**
+   * The body of `response` when the runtime can tell, without turning it into a stream, that it
+   * is complete in memory (a string, bytes or JSON given to the constructor) and about `max`
+   * bytes or fewer (a string's UTF-8 may be up to twice what was measured): its bytes, now or
+   * (rarely) soon; the body is then used. Undefined when the runtime cannot tell: the body
+   * must be read as a stream, since it may be live.
+   */
+  completeBody(response: Response, max: number): Uint8Array | Promise<Uint8Array> | undefined;
+  /** Serves `handler` over TCP with the runtime's own HTTP server (Deno.serve or Bun.serve). */
+  serveTcp(options: TcpServeOptions, handler: (request: Request) => Response | Promise<Response>): TcpServer;
+  /**
+   * For the opt-in preload module only: wraps the runtime's own serve function so that
+   * `onServe` sees every handler the application serves. The library never calls this.
+   */
+  interceptServe(
+    onServe: (handler: (request: Request, info: unknown) => Response | Promise<Response>) => void,
+  ): void;
+}
+
+/** Options of {@linkcode Adapter.serveTcp}. */
+export interface TcpServeOptions {
+  port: number;
+  hostname?: string;
+  onListen?: (addr: { hostname: string; port: number }) => void;
+}
+
+/** A TCP server started by {@linkcode Adapter.serveTcp}. */
+export interface TcpServer {
+  /** The address it listens on. */
+  readonly addr: { hostname: string; port: number };
+  /** Resolves once it has shut down. */
+  readonly finished: Promise<void>;
+  /** Stops it gracefully. */
+  shutdown(): Promise<void>;
+  /** Keeps the process alive while it listens (the default). */
+  ref(): void;
+  /** Lets the process exit while it listens. */
+  unref(): void;
+}
+
+// The specifier is computed so that Deno does not try to resolve Bun's modules.
+const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
+const adapterPath = isBun ? "./bun.ts" : "./deno.ts";
+
+/** The adapter of the runtime we run on. */
+export const adapter: Adapter = (await import(adapterPath)).adapter;
