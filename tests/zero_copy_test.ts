@@ -47,6 +47,28 @@ after(async () => {
 });
 
 describe(`zero-copy channels (${runtimeName})`, () => {
+  test("a service whose only process was killed is served again by its restart", async () => {
+    // The first process is node 0 of a domain nobody else is in; after its SIGKILL the restart
+    // must reclaim it on the way in, or its service would still read as taken.
+    const name = uniqueName("zc-restart");
+    const first = peer(["echo", name, "echo"]);
+    await first.waitFor("ready");
+    await first.kill();
+    const second = peer(["echo", name, "echo"], otherRuntime);
+    await second.waitFor("ready");
+    // Opened as the peers open it (they chose its store), not as a small test domain.
+    using domain = Domain.open({ name });
+    const channel = await domain.connect("echo");
+    const buffer = await channel.alloc(5);
+    buffer.bytes.set([1, 2, 3, 4, 5]);
+    await channel.send(buffer);
+    const reply = await within(5000, channel.recv(), "the echo of the restarted service");
+    assert.deepEqual([...reply!.bytes], [1, 2, 3, 4, 5]);
+    reply!.release();
+    channel.close();
+    await second.kill();
+  });
+
   test("a message makes a round trip through another process", async () => {
     const name = uniqueName("zc-rt");
     using domain = Domain.open(small(name));

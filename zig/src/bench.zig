@@ -5,6 +5,7 @@ const std = @import("std");
 const sys = @import("sys.zig");
 const domain_mod = @import("domain.zig");
 const channel = @import("channel.zig");
+const buffers = @import("buffer.zig");
 
 const rounds: u64 = 2_000_000;
 
@@ -18,16 +19,16 @@ pub fn main() !void {
     _ = try channel.accept(d, chan);
 
     var start = sys.nowNs();
-    for (0..rounds) |_| try channel.release(d, try channel.alloc(d, 64));
+    for (0..rounds) |_| try buffers.release(d, try buffers.alloc(d, 64));
     const alloc_release = @as(f64, @floatFromInt(sys.nowNs() - start)) / rounds;
 
     var pair: [2]u32 = undefined;
     start = sys.nowNs();
     for (0..rounds) |_| {
-        const id = try channel.alloc(d, 64);
+        const id = try buffers.alloc(d, 64);
         _ = try channel.sendMany(d, chan, 0, &[_]u32{ id, 64 });
         _ = try channel.recvMany(d, chan, 1, &pair);
-        try channel.release(d, pair[0]);
+        try buffers.release(d, pair[0]);
     }
     const message = @as(f64, @floatFromInt(sys.nowNs() - start)) / rounds;
 
@@ -37,12 +38,12 @@ pub fn main() !void {
     var moved: u64 = 0;
     while (moved < rounds) {
         for (0..256) |i| {
-            batch[2 * i] = try channel.alloc(d, 64);
+            batch[2 * i] = try buffers.alloc(d, 64);
             batch[2 * i + 1] = 64;
         }
         const sent = try channel.sendMany(d, chan, 0, &batch);
         const got = try channel.recvMany(d, chan, 1, out[0 .. 2 * sent]);
-        for (0..got) |i| try channel.release(d, out[2 * i]);
+        for (0..got) |i| try buffers.release(d, out[2 * i]);
         moved += got;
     }
     const bulk = @as(f64, @floatFromInt(sys.nowNs() - start)) / @as(f64, @floatFromInt(moved));

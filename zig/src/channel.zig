@@ -11,6 +11,7 @@ const domain_mod = @import("domain.zig");
 const Domain = domain_mod.Domain;
 const Ring = @import("ring.zig").Ring;
 const sys = @import("sys.zig");
+const buffers = @import("buffer.zig");
 
 pub const Error = error{
     WouldBlock,
@@ -63,7 +64,7 @@ pub fn listen(d: *Domain, name: []const u8) Error!u32 {
     for (0..d.config.service_max) |s| {
         const index: u32 = @intCast(s);
         const service = d.serviceAt(index);
-        if (@atomicLoad(u32, &service.state, .acquire) == @intFromEnum(layout.ServiceState.active)) {
+        if (@atomicLoad(u32, &service.state, .acquire) == @backingInt(layout.ServiceState.active)) {
             if (nameEquals(service, name)) return error.InUse;
         } else if (free_slot == null) {
             free_slot = index;
@@ -72,11 +73,11 @@ pub fn listen(d: *Domain, name: []const u8) Error!u32 {
     const index = free_slot orelse return error.Full;
     const service = d.serviceAt(index);
     @memcpy(service.name[0..name.len], name);
-    service.name_len = @intCast(name.len);
-    service.node = d.node;
-    service.generation +%= 1;
+    @atomicStore(u32, &service.name_len, @intCast(name.len), .monotonic);
+    @atomicStore(u32, &service.node, d.node, .monotonic);
+    _ = @atomicRmw(u32, &service.generation, .Add, 1, .monotonic);
     // Release: name and node are visible before the slot reads as active.
-    @atomicStore(u32, &service.state, @intFromEnum(layout.ServiceState.active), .release);
+    @atomicStore(u32, &service.state, @backingInt(layout.ServiceState.active), .release);
     return index;
 }
 
@@ -85,15 +86,15 @@ pub fn unlisten(d: *Domain, index: u32) Error!void {
     try d.lockControl();
     defer d.unlockControl();
     const service = d.serviceAt(index);
-    if (@atomicLoad(u32, &service.state, .acquire) != @intFromEnum(layout.ServiceState.active)) return error.Invalid;
-    if (service.node != d.node) return error.Invalid;
+    if (@atomicLoad(u32, &service.state, .acquire) != @backingInt(layout.ServiceState.active)) return error.Invalid;
+    if (@atomicLoad(u32, &service.node, .monotonic) != d.node) return error.Invalid;
     unregisterLocked(d, service);
 }
 
 pub fn unregisterLocked(d: *Domain, service: *layout.Service) void {
     _ = d;
-    @atomicStore(u32, &service.state, @intFromEnum(layout.ServiceState.free), .release);
-    service.generation +%= 1;
+    @atomicStore(u32, &service.state, @backingInt(layout.ServiceState.free), .release);
+    _ = @atomicRmw(u32, &service.generation, .Add, 1, .monotonic);
 }
 
 const Lookup = struct { index: u32, node: u32, generation: u32 };
@@ -103,7 +104,7 @@ fn lookup(d: *Domain, name: []const u8) ?Lookup {
         const index: u32 = @intCast(s);
         const service = d.serviceAt(index);
         // Acquire pairs with the release in `listen`.
-        if (@atomicLoad(u32, &service.state, .acquire) != @intFromEnum(layout.ServiceState.active)) continue;
+        if (@atomicLoad(u32, &service.state, .acquire) != @backingInt(layout.ServiceState.active)) continue;
         if (!nameEquals(service, name)) continue;
         const node = @atomicLoad(u32, &service.node, .monotonic);
         if (node >= d.config.node_max) continue;
@@ -114,7 +115,7 @@ fn lookup(d: *Domain, name: []const u8) ?Lookup {
 
 fn serviceStillThere(d: *Domain, found: Lookup) bool {
     const service = d.serviceAt(found.index);
-    if (@atomicLoad(u32, &service.state, .seq_cst) != @intFromEnum(layout.ServiceState.active)) return false;
+    if (@atomicLoad(u32, &service.state, .seq_cst) != @backingInt(layout.ServiceState.active)) return false;
     if (@atomicLoad(u32, &service.generation, .seq_cst) != found.generation) return false;
     const node = d.nodeAt(found.node);
     return layout.nodeStatusState(@atomicLoad(u32, &node.status, .seq_cst)) == .active;
@@ -128,13 +129,13 @@ pub fn connect(d: *Domain, name: []const u8) Error!u32 {
     const found = lookup(d, name) orelse return error.NotFound;
     const index = try claim(d);
     const ch = d.channelAt(index);
-    ch.service = found.index;
-    ch.service_generation = found.generation;
-    ch.client = d.node;
-    ch.server = found.node;
+    @atomicStore(u32, &ch.service, found.index, .monotonic);
+    @atomicStore(u32, &ch.service_generation, found.generation, .monotonic);
+    @atomicStore(u32, &ch.client, d.node, .monotonic);
+    @atomicStore(u32, &ch.server, found.node, .monotonic);
     @atomicStore(u32, &ch.flags, 0, .monotonic);
-    // seq_cst: a clean-up of the server stores `cleaning` and then scans channels; we publish
-    // the channel and then re-read the server's status. One of us sees the other.
+    // Store mine, then load yours, against a clean-up of the server (the wake-up protocol's
+    // last instance, events.zig).
     @atomicStore(u32, &ch.status, layout.channelStatus(.open, d.node), .seq_cst);
     if (!serviceStillThere(d, found)) {
         closeSide(d, index, 0, false);
@@ -158,6 +159,7 @@ fn claim(d: *Domain) Error!u32 {
             // Acquire pairs with the release in `teardown`: the rings were reset before the
             // slot became free.
             if (@cmpxchgStrong(u32, &ch.status, 0, claimed, .acquire, .monotonic) == null) {
+                assert(index < d.config.channel_max);
                 d.channel_cursor = index + 1;
                 return index;
             }
@@ -187,8 +189,10 @@ pub fn accept(d: *Domain, index: u32) Error!u32 {
         return error.Invalid;
     }
     const service = d.serviceAt(service_index);
-    const active = @atomicLoad(u32, &service.state, .acquire) == @intFromEnum(layout.ServiceState.active);
-    if (!active or service.node != d.node or service.generation != ch.service_generation) {
+    const active = @atomicLoad(u32, &service.state, .acquire) == @backingInt(layout.ServiceState.active);
+    const owner = @atomicLoad(u32, &service.node, .monotonic);
+    const generation = @atomicLoad(u32, &service.generation, .monotonic);
+    if (!active or owner != d.node or generation != @atomicLoad(u32, &ch.service_generation, .monotonic)) {
         closeSide(d, index, 1, false);
         return error.Refused;
     }
@@ -229,6 +233,7 @@ fn validateSide(d: *Domain, index: u32, side: u32) Error!*layout.Channel {
         poison(d, index, ch, side);
         return error.Corrupt;
     }
+    assert(index < d.config.channel_max and side <= 1);
     return ch;
 }
 
@@ -237,17 +242,6 @@ fn poison(d: *Domain, index: u32, ch: *layout.Channel, side: u32) void {
     _ = @atomicRmw(u64, &d.header().corrupt_descriptors, .Add, 1, .monotonic);
     const previous = @atomicRmw(u32, &ch.flags, .Or, layout.flag.corrupt | layout.flag.reset, .acq_rel);
     if (previous & layout.flag.reset == 0) d.notify(peerOf(d, index, ch, side), index);
-}
-
-const Buffer = struct { class: u32, index: u32 };
-
-fn validateBuffer(d: *const Domain, id: u32, length: u32) ?Buffer {
-    const class = layout.bufferClass(id);
-    const index = layout.bufferIndex(id);
-    if (class >= d.config.class_count) return null;
-    if (index >= d.config.class_counts[class]) return null;
-    if (length > d.config.class_sizes[class]) return null;
-    return .{ .class = class, .index = index };
 }
 
 fn sendAllowed(flags: u32, side: u32) Error!void {
@@ -277,7 +271,7 @@ pub fn sendMany(d: *Domain, index: u32, side: u32, descriptors: []const u32) Err
     while (count < @min(room, wanted)) : (count += 1) {
         const id = descriptors[2 * count];
         const length = descriptors[2 * count + 1];
-        const buffer = validateBuffer(d, id, length) orelse {
+        const buffer = buffers.validate(d, id, length) orelse {
             invalid = true;
             break;
         };
@@ -293,11 +287,12 @@ pub fn sendMany(d: *Domain, index: u32, side: u32, descriptors: []const u32) Err
         wakeConsumer(d, ring, ch, index, side);
     }
     if (count == 0 and invalid) return error.Invalid;
+    assert(count <= wanted and count <= room);
     return count;
 }
 
 fn wakeConsumer(d: *Domain, ring: Ring, ch: *layout.Channel, index: u32, side: u32) void {
-    // seq_cst, paired with the consumer's store of `consumer_waiting` in `armRecv`.
+    // P2 of the wake-up protocol (events.zig), after `pushMany` published the tail.
     if (@atomicLoad(u32, &ring.header.consumer_waiting, .seq_cst) == 0) return;
     if (@atomicRmw(u32, &ring.header.consumer_waiting, .Xchg, 0, .seq_cst) == 0) return;
     // Monotonic: a hint, read after the consumer is woken by the notify below.
@@ -311,7 +306,7 @@ fn stamp() u64 {
 }
 
 fn wakeProducer(d: *Domain, ring: Ring, ch: *layout.Channel, index: u32, side: u32) void {
-    // seq_cst, paired with the producer's store of `producer_waiting` in `armSend`.
+    // P2 of the wake-up protocol (events.zig), after `consume` published the head.
     if (@atomicLoad(u32, &ring.header.producer_waiting, .seq_cst) == 0) return;
     if (@atomicRmw(u32, &ring.header.producer_waiting, .Xchg, 0, .seq_cst) == 0) return;
     d.notify(peerOf(d, index, ch, side), index);
@@ -344,7 +339,7 @@ pub fn recvMany(d: *Domain, index: u32, side: u32, out: []u32) Error!u32 {
         const item = ring.peek(count);
         const id = layout.descriptorBuffer(item);
         const length = layout.descriptorLength(item);
-        const buffer = validateBuffer(d, id, length);
+        const buffer = buffers.validate(d, id, length);
         const owned = if (buffer) |b| d.poolAt(b.class).transfer(b.index, label, me) else false;
         if (!owned) {
             ring.consume(count + 1);
@@ -355,6 +350,7 @@ pub fn recvMany(d: *Domain, index: u32, side: u32, out: []u32) Error!u32 {
         out[2 * count] = id;
         out[2 * count + 1] = length;
     }
+    assert(count > 0 and count <= wanted);
     ring.consume(count);
     wakeProducer(d, ring, ch, index, side);
     return count;
@@ -364,8 +360,9 @@ pub fn recvMany(d: *Domain, index: u32, side: u32, out: []u32) Error!u32 {
 /// Returns true if that is already the case (the caller should not wait).
 pub fn armRecv(d: *Domain, index: u32, side: u32) Error!bool {
     const ch = try validateSide(d, index, side);
+    assert(d.locals[index][side].open);
     const ring = d.ringAt(index, 1 - side);
-    // seq_cst, paired with the producer's seq_cst store of `tail` in `Ring.pushMany`.
+    // W1 of the wake-up protocol (events.zig); the `available` below is W2.
     @atomicStore(u32, &ring.header.consumer_waiting, 1, .seq_cst);
     const ready = ring.available(1) catch return true;
     if (ready > 0) return true;
@@ -405,9 +402,10 @@ pub fn recvWait(d: *Domain, index: u32, side: u32, park: bool) Error!Received {
 /// fewer than `window` messages are already waiting there (0 means the ring's capacity).
 pub fn armSend(d: *Domain, index: u32, side: u32, window: u32) Error!bool {
     const ch = try validateSide(d, index, side);
+    assert(d.locals[index][side].open);
     const ring = d.ringAt(index, side);
     const limit = if (window == 0 or window > d.config.ring_capacity) d.config.ring_capacity else window;
-    // seq_cst, paired with the consumer's seq_cst store of `head` in `Ring.consume`.
+    // W1 of the wake-up protocol (events.zig); the `free` below is W2.
     @atomicStore(u32, &ring.header.producer_waiting, 1, .seq_cst);
     const room = ring.free(ring.capacity) catch return true;
     if (ring.capacity - room < limit) return true;
@@ -458,11 +456,12 @@ pub fn close(d: *Domain, index: u32, side: u32) Error!void {
 }
 
 fn releaseLabelled(d: *Domain, id: u32, label: u32) void {
-    const buffer = validateBuffer(d, id, 0) orelse return;
+    const buffer = buffers.validate(d, id, 0) orelse return;
     if (d.poolAt(buffer.class).release(buffer.index, label)) d.wakePoolWaiters(buffer.class);
 }
 
 pub fn closeSide(d: *Domain, index: u32, side: u32, died: bool) void {
+    assert(side <= 1);
     const ch = d.channelAt(index);
     // One compare-and-swap sets every bit at once, so that a reader never sees the end without
     // the reset that comes with it; and a side that was closed before it died stays a clean end.
@@ -491,12 +490,12 @@ pub fn closeNodeSides(d: *Domain, index: u32, node: u32, died: bool) void {
             // A connect that never finished: only its client can be holding it.
             if (layout.channelStatusClient(status) != node) return;
             if (@cmpxchgStrong(u32, &ch.status, status, 0, .acq_rel, .monotonic) == null) {
-                ch.generation +%= 1;
+                _ = @atomicRmw(u32, &ch.generation, .Add, 1, .monotonic);
             }
         },
         .open => {
-            if (ch.client == node) closeSide(d, index, 0, died);
-            if (ch.server == node) closeSide(d, index, 1, died);
+            if (@atomicLoad(u32, &ch.client, .monotonic) == node) closeSide(d, index, 0, died);
+            if (@atomicLoad(u32, &ch.server, .monotonic) == node) closeSide(d, index, 1, died);
         },
     }
 }
@@ -506,6 +505,8 @@ pub fn closeNodeSides(d: *Domain, index: u32, node: u32, died: bool) void {
 fn teardown(d: *Domain, index: u32) void {
     const ch = d.channelAt(index);
     const flags = @atomicLoad(u32, &ch.flags, .acquire);
+    // Only the last side out tears down: both are gone.
+    assert(flags & layout.flag.client_gone != 0 and flags & layout.flag.server_gone != 0);
     var items: [64]u64 = undefined;
     for (0..2) |direction| {
         const ring = d.ringAt(index, @intCast(direction));
@@ -527,7 +528,7 @@ fn teardown(d: *Domain, index: u32) void {
         }
     }
     @atomicStore(u32, &ch.flags, 0, .monotonic);
-    ch.generation +%= 1;
+    _ = @atomicRmw(u32, &ch.generation, .Add, 1, .monotonic);
     // Release: pairs with the acquire in `claim`; the reset rings are visible to the next owner.
     @atomicStore(u32, &ch.status, 0, .release);
 }
@@ -536,52 +537,10 @@ fn inflightOn(index: u32, label: u32) bool {
     return layout.ownerIsInflightOn(label, index);
 }
 
-// Buffers.
-
-/// Allocates a buffer of at least `size` bytes from the smallest class that fits.
-pub fn alloc(d: *Domain, size: u32) Error!u32 {
-    const class = classFor(d, size) orelse return error.TooBig;
-    const index = d.poolAt(class).alloc(&d.cursors[class], layout.ownerNode(d.node)) orelse return error.WouldBlock;
-    _ = @atomicRmw(u64, &d.header().classes[class].allocations, .Add, 1, .monotonic);
-    return layout.bufferId(class, index);
-}
-
-pub fn classFor(d: *const Domain, size: u32) ?u32 {
-    for (0..d.config.class_count) |c| {
-        if (size <= d.config.class_sizes[c]) return @intCast(c);
-    }
-    return null;
-}
-
-pub fn release(d: *Domain, id: u32) Error!void {
-    const buffer = validateBuffer(d, id, 0) orelse return error.Invalid;
-    if (!d.poolAt(buffer.class).release(buffer.index, layout.ownerNode(d.node))) return error.Invalid;
-    d.wakePoolWaiters(buffer.class);
-}
-
-/// The bytes [from, from + length) of buffer `id`, which this node must hold. Null if the id is
-/// invalid, the buffer is not ours, or the range does not fit in the buffer.
-pub fn heldBytes(d: *Domain, id: u32, from: u32, length: u32) ?[]u8 {
-    const buffer = validateBuffer(d, id, 0) orelse return null;
-    const size = d.config.class_sizes[buffer.class];
-    if (from > size or length > size - from) return null;
-    if (d.poolAt(buffer.class).owner(buffer.index) != layout.ownerNode(d.node)) return null;
-    const start = d.offsets.data_offset[buffer.class] + @as(u64, buffer.index) * size + from;
-    return (d.base + start)[0..length];
-}
-
-/// Registers this node as waiting for a buffer of the class that fits `size`.
-pub fn armAlloc(d: *Domain, size: u32) Error!void {
-    const class = classFor(d, size) orelse return error.TooBig;
-    const word = &d.header().classes[class].waiting_nodes[d.node / 64];
-    // seq_cst, paired with the load in `wakePoolWaiters` after a release.
-    _ = @atomicRmw(u64, word, .Or, @as(u64, 1) << @intCast(d.node % 64), .seq_cst);
-}
-
 /// Plants a raw descriptor in a ring as if a peer had written it. For tests of validation only.
 pub fn debugPlant(d: *Domain, index: u32, direction: u32, item: u64) Error!void {
     if (index >= d.config.channel_max or direction > 1) return error.Invalid;
     d.ringAt(index, direction).push(item) catch return error.WouldBlock;
     const ch = d.channelAt(index);
-    d.notify(if (direction == 0) ch.server else ch.client, index);
+    d.notify(@atomicLoad(u32, if (direction == 0) &ch.server else &ch.client, .monotonic), index);
 }

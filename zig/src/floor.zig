@@ -66,11 +66,11 @@ fn pingFutex(times: []u64, interval_ns: u64) !void {
     if (pid == 0) {
         var seen: u32 = 0;
         while (true) {
-            while (@atomicLoad(u32, &words[0], .acquire) == seen) sys.futexWait(&words[0], seen, std.time.ns_per_s);
+            while (@atomicLoad(u32, &words[0], .acquire) == seen) _ = sys.futexWait(&words[0], seen, std.time.ns_per_s);
             seen = @atomicLoad(u32, &words[0], .acquire);
             if (seen == std.math.maxInt(u32)) linux.exit(0);
             _ = @atomicRmw(u32, &words[1], .Add, 1, .release);
-            sys.futexWake(&words[1], 1);
+            _ = sys.futexWake(&words[1], 1);
         }
     }
     var next = sys.nowNs();
@@ -81,13 +81,13 @@ fn pingFutex(times: []u64, interval_ns: u64) !void {
         sleepUntil(next);
         const start = sys.nowNs();
         _ = @atomicRmw(u32, &words[0], .Add, 1, .release);
-        sys.futexWake(&words[0], 1);
+        _ = sys.futexWake(&words[0], 1);
         answers += 1;
-        while (@atomicLoad(u32, &words[1], .acquire) != answers) sys.futexWait(&words[1], answers - 1, std.time.ns_per_s);
+        while (@atomicLoad(u32, &words[1], .acquire) != answers) _ = sys.futexWait(&words[1], answers - 1, std.time.ns_per_s);
         if (i >= 0) times[@intCast(i)] = sys.nowNs() - start;
     }
     @atomicStore(u32, &words[0], std.math.maxInt(u32), .release);
-    sys.futexWake(&words[0], 1);
+    _ = sys.futexWake(&words[0], 1);
     var status: i32 = 0;
     _ = linux.wait4(@intCast(pid), &status, 0, null);
 }

@@ -98,7 +98,7 @@ pub const NodeState = enum(u32) { free = 0, active = 1, cleaning = 2 };
 /// A node's `status` packs its state with a generation, so that a compare-and-swap on a stale
 /// reading fails after the slot has been freed and taken again.
 pub fn nodeStatus(state: NodeState, generation: u32) u32 {
-    return (generation << 2) | @intFromEnum(state);
+    return (generation << 2) | @backingInt(state);
 }
 pub fn nodeStatusState(status: u32) NodeState {
     return switch (status & 3) {
@@ -160,7 +160,7 @@ pub const Channel = extern struct {
 };
 
 pub fn channelStatus(state: ChannelState, client: u32) u32 {
-    return (client << 2) | @intFromEnum(state);
+    return (client << 2) | @backingInt(state);
 }
 pub fn channelStatusState(status: u32) ChannelState {
     return switch (status & 3) {

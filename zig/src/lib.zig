@@ -8,13 +8,14 @@ const abi = @import("abi.zig");
 const layout = @import("layout.zig");
 const domain_mod = @import("domain.zig");
 const channel = @import("channel.zig");
+const buffers = @import("buffer.zig");
 const sys = @import("sys.zig");
 const Domain = domain_mod.Domain;
 
 pub const Status = abi.Status;
 
 fn code(status: Status) i32 {
-    return @intFromEnum(status);
+    return @backingInt(status);
 }
 
 fn channelCode(err: channel.Error) i32 {
@@ -108,10 +109,10 @@ pub export fn xio_open(
         },
         .lock_timeout_ns = @as(u64, o[Opt.lock_timeout_ms]) * std.time.ns_per_ms,
     };
-    domain_mod.last_detail = 0;
-    const d = domain_mod.open(name_ptr[0..name_len], options) catch |err| {
+    var detail: u32 = 0;
+    const d = domain_mod.openDetailed(name_ptr[0..name_len], options, &detail) catch |err| {
         status[0] = domainCode(err);
-        status[1] = @bitCast(domain_mod.last_detail);
+        status[1] = @bitCast(detail);
         return null;
     };
     status[0] = 0;
@@ -121,23 +122,28 @@ pub export fn xio_open(
 
 /// Leaves the domain and frees the handle.
 pub export fn xio_close(d: *Domain) void {
+    d.assertValid();
     domain_mod.leave(d);
 }
 
 pub export fn xio_io(d: *Domain) [*]u32 {
+    d.assertValid();
     return &d.io;
 }
 
 pub export fn xio_events(d: *Domain) [*]u32 {
+    d.assertValid();
     return &d.events;
 }
 
 pub export fn xio_base(d: *Domain) [*]u8 {
+    d.assertValid();
     return d.base;
 }
 
 /// Writes statistics as doubles (exact up to 2^53), in the slots of `abi.Stat`.
 pub export fn xio_stats(d: *Domain, out: [*]f64, len: u32) i32 {
+    d.assertValid();
     if (len < abi.Stat.words) return code(.invalid);
     const h = d.header();
     var nodes_active: u32 = 0;
@@ -157,7 +163,7 @@ pub export fn xio_stats(d: *Domain, out: [*]f64, len: u32) i32 {
     const values = [abi.Stat.class]f64{
         @floatFromInt(layout.version),
         @floatFromInt(d.size),
-        @floatFromInt(@intFromEnum(d.backing)),
+        @floatFromInt(@backingInt(d.backing)),
         @floatFromInt(d.node),
         @floatFromInt(d.config.node_max),
         @floatFromInt(nodes_active),
@@ -170,8 +176,15 @@ pub export fn xio_stats(d: *Domain, out: [*]f64, len: u32) i32 {
         @floatFromInt(@atomicLoad(u64, &h.corrupt_descriptors, .monotonic)),
         @floatFromInt(@atomicLoad(u64, &h.nodes_reclaimed, .monotonic)),
         @floatFromInt(@atomicLoad(u64, &h.channels_opened, .monotonic)),
-        @floatFromInt(h.creator_pid),
-        0, 0, 0, 0, 0, 0, 0, 0,
+        @floatFromInt(@atomicLoad(u32, &h.creator_pid, .monotonic)),
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
     };
     @memcpy(out[0..abi.Stat.class], &values);
     for (0..layout.class_count_max) |c| {
@@ -197,6 +210,7 @@ fn nameOf(ptr: [*]const u8, len: u32) ?[]const u8 {
 }
 
 pub export fn xio_listen(d: *Domain, name_ptr: [*]const u8, name_len: u32) i32 {
+    d.assertValid();
     const name = nameOf(name_ptr, name_len) orelse return code(.invalid_name);
     const index = channel.listen(d, name) catch |err| return switch (err) {
         error.Invalid => code(.invalid_name),
@@ -206,11 +220,13 @@ pub export fn xio_listen(d: *Domain, name_ptr: [*]const u8, name_len: u32) i32 {
 }
 
 pub export fn xio_unlisten(d: *Domain, service: u32) i32 {
+    d.assertValid();
     channel.unlisten(d, service) catch |err| return channelCode(err);
     return 0;
 }
 
 pub export fn xio_connect(d: *Domain, name_ptr: [*]const u8, name_len: u32) i32 {
+    d.assertValid();
     const name = nameOf(name_ptr, name_len) orelse return code(.invalid_name);
     const index = channel.connect(d, name) catch |err| return switch (err) {
         error.Invalid => code(.invalid_name),
@@ -221,17 +237,20 @@ pub export fn xio_connect(d: *Domain, name_ptr: [*]const u8, name_len: u32) i32 
 }
 
 pub export fn xio_accept(d: *Domain, chan: u32) i32 {
+    d.assertValid();
     const service = channel.accept(d, chan) catch |err| return channelCode(err);
     return @intCast(service);
 }
 
 pub export fn xio_refuse(d: *Domain, chan: u32) void {
+    d.assertValid();
     channel.refuse(d, chan);
 }
 
 /// Sends one message. Returns 1 if the peer was asleep and this send rang its doorbell (it will
 /// wake up, usually on this very core), 0 if it was sent to a peer awake, or a status.
 pub export fn xio_send(d: *Domain, chan: u32, side: u32, id: u32, length: u32) i32 {
+    d.assertValid();
     const pair = [2]u32{ id, length };
     d.rang = false;
     const sent = channel.sendMany(d, chan, side, &pair) catch |err| return channelCode(err);
@@ -241,6 +260,7 @@ pub export fn xio_send(d: *Domain, chan: u32, side: u32, id: u32, length: u32) i
 
 /// Sends the `count` (id, length) pairs at `io[2..]`. Returns how many were sent.
 pub export fn xio_send_many(d: *Domain, chan: u32, side: u32, count: u32) i32 {
+    d.assertValid();
     if (count == 0 or count > domain_mod.batch_max) return code(.invalid);
     const sent = channel.sendMany(d, chan, side, d.io[2 .. 2 + 2 * count]) catch |err| return channelCode(err);
     return @intCast(sent);
@@ -248,6 +268,7 @@ pub export fn xio_send_many(d: *Domain, chan: u32, side: u32, count: u32) i32 {
 
 /// Receives one message: returns its buffer id and puts its length in `io[0]`.
 pub export fn xio_recv(d: *Domain, chan: u32, side: u32) i32 {
+    d.assertValid();
     var pair: [2]u32 = undefined;
     _ = channel.recvMany(d, chan, side, &pair) catch |err| return channelCode(err);
     d.io[0] = pair[1];
@@ -256,53 +277,62 @@ pub export fn xio_recv(d: *Domain, chan: u32, side: u32) i32 {
 
 /// Receives up to `max` messages as (id, length) pairs at `io[2..]`. Returns how many.
 pub export fn xio_recv_many(d: *Domain, chan: u32, side: u32, max: u32) i32 {
+    d.assertValid();
     if (max == 0 or max > domain_mod.batch_max) return code(.invalid);
     const count = channel.recvMany(d, chan, side, d.io[2 .. 2 + 2 * max]) catch |err| return channelCode(err);
     return @intCast(count);
 }
 
 pub export fn xio_arm_recv(d: *Domain, chan: u32, side: u32) i32 {
+    d.assertValid();
     const ready = channel.armRecv(d, chan, side) catch |err| return channelCode(err);
     return @intFromBool(ready);
 }
 
 pub export fn xio_arm_send(d: *Domain, chan: u32, side: u32, window: u32) i32 {
+    d.assertValid();
     const ready = channel.armSend(d, chan, side, window) catch |err| return channelCode(err);
     return @intFromBool(ready);
 }
 
 /// Messages this side sent that the peer has not received yet.
 pub export fn xio_pending(d: *Domain, chan: u32, side: u32) i32 {
+    d.assertValid();
     const count = channel.pending(d, chan, side) catch |err| return channelCode(err);
     return @intCast(count);
 }
 
 pub export fn xio_flags(d: *Domain, chan: u32, side: u32) i32 {
+    d.assertValid();
     const flags = channel.flagsOf(d, chan, side) catch |err| return channelCode(err);
     return @intCast(flags & 0x7fff_ffff);
 }
 
 pub export fn xio_close_write(d: *Domain, chan: u32, side: u32) i32 {
+    d.assertValid();
     channel.closeWrite(d, chan, side) catch |err| return channelCode(err);
     return 0;
 }
 
 pub export fn xio_chan_close(d: *Domain, chan: u32, side: u32) i32 {
+    d.assertValid();
     channel.close(d, chan, side) catch |err| return channelCode(err);
     return 0;
 }
 
 pub export fn xio_alloc(d: *Domain, size: u32) i32 {
-    const id = channel.alloc(d, size) catch |err| return channelCode(err);
+    d.assertValid();
+    const id = buffers.alloc(d, size) catch |err| return channelCode(err);
     return @intCast(id);
 }
 
 /// Allocates up to `count` buffers of `size` bytes; their ids go to `io[2..]`, one per pair.
 pub export fn xio_alloc_many(d: *Domain, size: u32, count: u32) i32 {
+    d.assertValid();
     if (count == 0 or count > domain_mod.batch_max) return code(.invalid);
     var done: u32 = 0;
     while (done < count) : (done += 1) {
-        const id = channel.alloc(d, size) catch |err| {
+        const id = buffers.alloc(d, size) catch |err| {
             if (done > 0) break;
             return channelCode(err);
         };
@@ -313,16 +343,18 @@ pub export fn xio_alloc_many(d: *Domain, size: u32, count: u32) i32 {
 }
 
 pub export fn xio_release(d: *Domain, id: u32) i32 {
-    channel.release(d, id) catch |err| return channelCode(err);
+    d.assertValid();
+    buffers.release(d, id) catch |err| return channelCode(err);
     return 0;
 }
 
 /// Releases the `count` buffer ids at `io[2]`, `io[4]`, ... Returns how many were ours.
 pub export fn xio_release_many(d: *Domain, count: u32) i32 {
+    d.assertValid();
     if (count > domain_mod.batch_max) return code(.invalid);
     var released: i32 = 0;
     for (0..count) |i| {
-        channel.release(d, d.io[2 + 2 * i]) catch continue;
+        buffers.release(d, d.io[2 + 2 * i]) catch continue;
         released += 1;
     }
     return released;
@@ -332,48 +364,56 @@ pub export fn xio_release_many(d: *Domain, count: u32) i32 {
 /// between shared and heap memory at very different speeds (V8 slows down into large heap
 /// buffers, JavaScriptCore at unaligned offsets); memcpy does not.
 pub export fn xio_copy_out(d: *Domain, id: u32, from: u32, target: [*]u8, length: u32) i32 {
-    const bytes = channel.heldBytes(d, id, from, length) orelse return code(.invalid);
+    d.assertValid();
+    const bytes = buffers.heldBytes(d, id, from, length) orelse return code(.invalid);
     @memcpy(target[0..length], bytes);
     return 0;
 }
 
 /// Copies `length` bytes from `source` into held buffer `id`, starting at `at`.
 pub export fn xio_copy_in(d: *Domain, id: u32, at: u32, source: [*]const u8, length: u32) i32 {
-    const bytes = channel.heldBytes(d, id, at, length) orelse return code(.invalid);
+    d.assertValid();
+    const bytes = buffers.heldBytes(d, id, at, length) orelse return code(.invalid);
     @memcpy(bytes, source[0..length]);
     return 0;
 }
 
 pub export fn xio_arm_alloc(d: *Domain, size: u32) i32 {
-    channel.armAlloc(d, size) catch |err| return channelCode(err);
+    d.assertValid();
+    buffers.armAlloc(d, size) catch |err| return channelCode(err);
     return 0;
 }
 
 /// Moves pending events into the events array and returns how many; `io[1]` is 1 if a buffer
 /// this node waited for was released.
 pub export fn xio_take_events(d: *Domain) i32 {
+    d.assertValid();
     return @intCast(d.takeEvents());
 }
 
 /// Marks this node parked (its event loop may sleep; notifiers ring its doorbell socket).
 /// Returns 1 if news already waits, so that the caller drains instead of sleeping.
 pub export fn xio_park(d: *Domain) i32 {
+    d.assertValid();
     return @intFromBool(d.park());
 }
 
 /// Clears this node's parked flag while JS polls, so that notifiers make no system calls.
 pub export fn xio_unpark(d: *Domain) void {
+    d.assertValid();
     d.unpark();
 }
 
 /// 1 if this node has news (channel events or a released buffer it waited for), else 0.
 pub export fn xio_has_events(d: *Domain) i32 {
+    d.assertValid();
     return @intFromBool(d.hasEvents());
 }
 
 /// Writes the path of this node's doorbell socket to `out` (no terminating zero). Returns its
 /// length, or `invalid` if `len` is too small.
 pub export fn xio_bell_path(d: *Domain, out: [*]u8, len: u32) i32 {
+    d.assertValid();
     var buffer: [domain_mod.path_bytes_max]u8 = undefined;
     const path = d.bellPath(&buffer, d.node) orelse return code(.path_too_long);
     if (path.len > len) return code(.invalid);
@@ -390,6 +430,7 @@ pub export fn xio_now_ns() f64 {
 /// `park` = 1, parks this node. Returns the buffer id (length in `io[0]`), or `would_block`
 /// once waiting, with `io[1]` = 1 if news arrived meanwhile (drain the events), or a status.
 pub export fn xio_recv_wait(d: *Domain, chan: u32, side: u32, park: u32) i32 {
+    d.assertValid();
     const received = channel.recvWait(d, chan, side, park != 0) catch |err| return channelCode(err);
     switch (received) {
         .message => |pair| {
@@ -405,11 +446,13 @@ pub export fn xio_recv_wait(d: *Domain, chan: u32, side: u32, park: u32) i32 {
 
 /// The byte offset of this node's slot in the mapping (see layout.zig, `Node`).
 pub export fn xio_node_offset(d: *Domain) f64 {
+    d.assertValid();
     return @floatFromInt(d.offsets.nodes_offset + @as(u64, d.node) * @sizeOf(layout.Node));
 }
 
 /// The byte offset of the header of ring `direction` of channel `chan` in the mapping.
 pub export fn xio_ring_offset(d: *Domain, chan: u32, direction: u32) f64 {
+    d.assertValid();
     if (chan >= d.config.channel_max or direction > 1) return @floatFromInt(code(.invalid));
     return @floatFromInt(d.offsets.rings_offset + @as(u64, chan) * d.offsets.ring_pair_bytes +
         direction * layout.ringBytes(d.config.ring_capacity));
@@ -417,6 +460,7 @@ pub export fn xio_ring_offset(d: *Domain, chan: u32, direction: u32) f64 {
 
 /// Tells notifiers that this node now listens on its doorbell socket.
 pub export fn xio_bell_ready(d: *Domain) void {
+    d.assertValid();
     d.bellReady();
 }
 
@@ -428,10 +472,12 @@ pub export fn xio_yield() void {
 
 /// Checks the other nodes' liveness now and reclaims the dead. Returns how many it reclaimed.
 pub export fn xio_probe(d: *Domain) i32 {
+    d.assertValid();
     return @intCast(d.probePeers());
 }
 
 pub export fn xio_debug_plant(d: *Domain, chan: u32, direction: u32, high: u32, low: u32) i32 {
+    d.assertValid();
     channel.debugPlant(d, chan, direction, (@as(u64, high) << 32) | low) catch |err| return channelCode(err);
     return 0;
 }

@@ -1,6 +1,6 @@
 //! Buffer pools: one array of u32 owner words per size class, one word per buffer.
 //!
-//! DESIGN.md suggests a tagged Treiber stack. We chose owner words instead, because a stack has a
+//! The design we started from suggested a tagged Treiber stack. We chose owner words instead, because a stack has a
 //! window between "popped from the free list" and "recorded as mine" in which a killed process
 //! leaks the buffer for good, and closing that window needs intent records and list walks that
 //! race with live users. Here the free list *is* the ownership record: every buffer is always
@@ -33,7 +33,9 @@ pub const Pool = struct {
         var scanned: u32 = 0;
         while (scanned < pool.count) : (scanned += 1) {
             const word = &pool.owners[index];
-            if (@atomicLoad(u32, word, .monotonic) == layout.owner_free) {
+            // seq_cst: W2 of the wake-up protocol (events.zig) for an allocator that armed a wait
+            // and retries. (On x86 a seq_cst load is a plain load.)
+            if (@atomicLoad(u32, word, .seq_cst) == layout.owner_free) {
                 // Acquire pairs with the release in `release`: the previous holder's accesses to
                 // the buffer happen before ours.
                 if (@cmpxchgStrong(u32, word, layout.owner_free, label, .acquire, .monotonic) == null) {
@@ -57,8 +59,11 @@ pub const Pool = struct {
 
     /// Frees buffer `index` if it is labelled `from`.
     pub fn release(pool: Pool, index: u32, from: u32) bool {
+        assert(index < pool.count);
         assert(from != layout.owner_free);
-        return pool.transfer(index, from, layout.owner_free);
+        // seq_cst, not just release: P1 of the wake-up protocol (events.zig) for allocators that
+        // wait for a buffer; the waker's load of `waiting_nodes` is P2.
+        return @cmpxchgStrong(u32, &pool.owners[index], from, layout.owner_free, .seq_cst, .monotonic) == null;
     }
 
     pub fn owner(pool: Pool, index: u32) u32 {
@@ -89,6 +94,7 @@ pub const Pool = struct {
 };
 
 const testing = std.testing;
+const fuzz = @import("fuzz.zig");
 
 fn labelEquals(expected: u32, label: u32) bool {
     return label == expected;
@@ -148,14 +154,16 @@ pub fn fuzzPool(seed: u64, operations: u64) !void {
     const pool = Pool.init(owners.ptr, count);
     var cursors: [4]u32 = @splat(0);
     var model_free: u32 = count;
+    // Per seed: the mix of allocations, releases, transfers and reclaims (see fuzz.zig).
+    const weights = fuzz.Weights(4).draw(random);
 
     var done: u64 = 0;
     while (done < operations) : (done += 1) {
         const node = random.uintLessThan(u32, 4);
         const label = layout.ownerNode(node);
         const index = random.uintLessThan(u32, count);
-        switch (random.uintLessThan(u32, 10)) {
-            0...3 => {
+        switch (weights.pick(random)) {
+            0 => {
                 const got = pool.alloc(&cursors[node], label);
                 if (got) |i| {
                     if (model[i] != 0) return fail(seed, done, "allocated a held buffer", i);
@@ -163,7 +171,7 @@ pub fn fuzzPool(seed: u64, operations: u64) !void {
                     model_free -= 1;
                 } else if (model_free != 0) return fail(seed, done, "reported empty with free buffers", model_free);
             },
-            4...6 => {
+            1 => {
                 const expected = model[index] == label;
                 if (pool.release(index, label) != expected) return fail(seed, done, "release", index);
                 if (expected) {
@@ -171,7 +179,7 @@ pub fn fuzzPool(seed: u64, operations: u64) !void {
                     model_free += 1;
                 }
             },
-            7, 8 => {
+            2 => {
                 const target = layout.ownerInflight(random.uintLessThan(u32, 8), random.uintLessThan(u32, 2));
                 const from = if (random.boolean()) label else model[index];
                 const expected = from != 0 and model[index] == from and from != target;
@@ -179,7 +187,7 @@ pub fn fuzzPool(seed: u64, operations: u64) !void {
                 if (pool.transfer(index, from, target) != expected) return fail(seed, done, "transfer", index);
                 if (expected) model[index] = target;
             },
-            else => {
+            3 => {
                 var expected: u32 = 0;
                 for (model) |*m| {
                     if (m.* == label) {
@@ -190,6 +198,7 @@ pub fn fuzzPool(seed: u64, operations: u64) !void {
                 if (pool.reclaim(label, labelEquals) != expected) return fail(seed, done, "reclaim", expected);
                 model_free += expected;
             },
+            else => unreachable,
         }
         if (!std.mem.eql(u32, owners, model)) return fail(seed, done, "owner words differ from the model", 0);
     }

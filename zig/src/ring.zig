@@ -77,10 +77,9 @@ pub const Ring = struct {
             const slot = (tail +% @as(u32, @intCast(i))) & ring.mask();
             @atomicStore(u64, &ring.slots[slot], item, .monotonic);
         }
-        // Release: the slot writes above (and the payload writes before them) become visible
-        // before the new tail. Sequentially consistent, because the producer then reads
-        // `consumer_waiting`, and the consumer stores that flag before re-reading `tail`: with
-        // both sides seq_cst, at least one of them sees the other and no wake-up is lost.
+        // The slot writes above (and the payload writes before them) become visible before the
+        // new tail. seq_cst rather than release: this is P1 of the wake-up protocol
+        // (events.zig), and the caller's load of `consumer_waiting` is P2.
         @atomicStore(u32, &ring.header.tail, tail +% count, .seq_cst);
         assert(count <= items.len);
         return count;
@@ -121,8 +120,7 @@ pub const Ring = struct {
     pub fn consume(ring: Ring, count: u32) void {
         assert(count <= ring.capacity);
         const head = @atomicLoad(u32, &ring.header.head, .monotonic);
-        // Sequentially consistent for the same reason as `tail` in `pushMany`, paired with
-        // `producer_waiting`: a producer that parks on a full ring is always woken.
+        // seq_cst: P1 of the wake-up protocol (events.zig) for a producer that waits for room.
         @atomicStore(u32, &ring.header.head, head +% count, .seq_cst);
     }
 
@@ -151,6 +149,7 @@ pub const Ring = struct {
 };
 
 const testing = std.testing;
+const fuzz = @import("fuzz.zig");
 
 const TestRing = struct {
     memory: []align(layout.line_bytes) u8,
@@ -225,10 +224,14 @@ pub fn fuzzRing(seed: u64, operations: u64) !void {
     defer model.deinit(testing.allocator);
     var next_value: u64 = 0;
     var scratch: [1024]u64 = undefined;
+    // Per seed: how often to push rather than pop (so some seeds keep the ring full, others
+    // empty), and whether batches are small or up to the capacity.
+    const weights = fuzz.Weights(2).draw(random);
+    const batch_max = if (random.boolean()) capacity else @min(capacity, 4);
     var done: u64 = 0;
     while (done < operations) {
-        const batch = random.intRangeAtMost(u32, 1, capacity);
-        if (random.boolean()) {
+        const batch = random.intRangeAtMost(u32, 1, batch_max);
+        if (weights.pick(random) == 0) {
             for (scratch[0..batch]) |*item| {
                 item.* = next_value;
                 next_value += 1;
@@ -256,4 +259,54 @@ pub fn fuzzRing(seed: u64, operations: u64) !void {
 fn fail(seed: u64, what: []const u8, actual: u64, expected: u64) error{FuzzMismatch} {
     std.debug.print("ring fuzz mismatch ({s}): got {d}, expected {d}; replay with seed {d}\n", .{ what, actual, expected, seed });
     return error.FuzzMismatch;
+}
+
+/// Two threads, one producer and one consumer, on one ring: what a sequential model cannot see.
+/// The producer pushes the sequence 0, 1, 2, ... in random batches; the consumer pops in random
+/// batches and checks that it gets exactly that sequence, each item once, in order. A missed
+/// acquire (reading a slot before its write) or a head published too early (a slot overwritten
+/// before it was read) shows as a wrong value. Small capacities keep both sides at the
+/// boundaries, full and empty, where the orderings matter.
+pub fn stressRing(seed: u64, capacity: u32, items: u64) !void {
+    const t = try TestRing.create(capacity);
+    defer t.destroy();
+    const start = std.math.maxInt(u32) - capacity; // wrap early, too
+    t.ring.header.head = start;
+    t.ring.header.tail = start;
+    t.ring.header.head_cache = start;
+    t.ring.header.tail_cache = start;
+
+    const Producer = struct {
+        fn run(ring: Ring, s: u64, total: u64) void {
+            var prng = std.Random.DefaultPrng.init(s);
+            const random = prng.random();
+            var scratch: [64]u64 = undefined;
+            var next: u64 = 0;
+            while (next < total) {
+                const batch: u32 = @intCast(@min(total - next, random.intRangeAtMost(u32, 1, @min(scratch.len, ring.capacity))));
+                for (scratch[0..batch], 0..) |*item, i| item.* = next + i;
+                const pushed = ring.pushMany(scratch[0..batch]) catch unreachable;
+                next += pushed;
+                if (pushed == 0) std.Thread.yield() catch {};
+            }
+        }
+    };
+    const producer = try std.Thread.spawn(.{}, Producer.run, .{ t.ring, seed, items });
+    var prng = std.Random.DefaultPrng.init(seed +% 1);
+    const random = prng.random();
+    var scratch: [64]u64 = undefined;
+    var expected: u64 = 0;
+    var wrong: ?struct { got: u64, want: u64 } = null;
+    while (expected < items) {
+        const batch = random.intRangeAtMost(usize, 1, scratch.len);
+        const popped = try t.ring.popMany(scratch[0..batch]);
+        for (scratch[0..popped]) |item| {
+            if (item != expected and wrong == null) wrong = .{ .got = item, .want = expected };
+            expected += 1;
+        }
+        if (popped == 0) std.Thread.yield() catch {};
+    }
+    producer.join();
+    if (wrong) |w| return fail(seed, "two-thread pop value", w.got, w.want);
+    if (t.ring.length() != 0) return fail(seed, "two-thread length at the end", t.ring.length(), 0);
 }

@@ -221,17 +221,34 @@ pub fn lockHeld(fd: Fd, byte: u64) bool {
 // Futexes. Every futex word lives in memory that several processes map, so none of these calls
 // may set FUTEX_PRIVATE_FLAG (std.Thread.Futex does, which is why it is not used here).
 
+/// How a futex wait ended. Every one means "look at the word again"; they differ for counting.
+pub const FutexWaited = enum { woken, changed, timed_out, interrupted };
+
 /// Sleeps while `word.* == expected`, for at most `timeout_ns`. Spurious returns are allowed.
-pub fn futexWait(word: *const u32, expected: u32, timeout_ns: u64) void {
+pub fn futexWait(word: *const u32, expected: u32, timeout_ns: u64) FutexWaited {
     const ts: linux.timespec = .{
         .sec = @intCast(timeout_ns / std.time.ns_per_s),
         .nsec = @intCast(timeout_ns % std.time.ns_per_s),
     };
-    _ = linux.futex_4arg(word, .{ .cmd = .WAIT, .private = false }, expected, &ts);
+    const rc = linux.futex_4arg(word, .{ .cmd = .WAIT, .private = false }, expected, &ts);
+    return switch (linux.errno(rc)) {
+        .SUCCESS => .woken,
+        .AGAIN => .changed, // the word was no longer `expected`
+        .TIMEDOUT => .timed_out,
+        .INTR => .interrupted,
+        // EFAULT (not mapped), EINVAL (misaligned word or bad timeout), ENOSYS: our bug.
+        else => |e| std.debug.panic("xio: futex wait failed: {s}", .{@tagName(e)}),
+    };
 }
 
-pub fn futexWake(word: *const u32, waiters_max: u32) void {
-    _ = linux.futex_3arg(word, .{ .cmd = .WAKE, .private = false }, waiters_max);
+/// Wakes at most `waiters_max` waiters on `word`; returns how many were woken.
+pub fn futexWake(word: *const u32, waiters_max: u32) u32 {
+    const rc = linux.futex_3arg(word, .{ .cmd = .WAKE, .private = false }, waiters_max);
+    return switch (linux.errno(rc)) {
+        .SUCCESS => @intCast(rc),
+        // EFAULT or EINVAL: the word is not mapped or not aligned, which is our bug.
+        else => |e| std.debug.panic("xio: futex wake failed: {s}", .{@tagName(e)}),
+    };
 }
 
 /// CLOCK_MONOTONIC in nanoseconds. Through libc, whose clock_gettime uses the vDSO: Zig's own

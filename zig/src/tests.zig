@@ -5,12 +5,15 @@
 const std = @import("std");
 const options = @import("options");
 const testing = std.testing;
+const assert = std.debug.assert;
 const sys = @import("sys.zig");
 const layout = @import("layout.zig");
 const ring = @import("ring.zig");
 const pool = @import("pool.zig");
 const domain_mod = @import("domain.zig");
 const channel = @import("channel.zig");
+const buffers = @import("buffer.zig");
+const fuzz = @import("fuzz.zig");
 
 fn seed() u64 {
     return if (options.fuzz_seed != 0) options.fuzz_seed else sys.nowNs();
@@ -18,13 +21,13 @@ fn seed() u64 {
 
 /// Runs `fuzz` in rounds of fresh random shapes (capacity, pool size) until `fuzz_ops` operations
 /// are done. Round r uses seed `base + r`, which the failure message prints.
-fn fuzzRounds(comptime fuzz: fn (u64, u64) anyerror!void) !void {
+fn fuzzRounds(comptime run: fn (u64, u64) anyerror!void) !void {
     const base = seed();
     var done: u64 = 0;
     var round: u64 = 0;
     while (done < options.fuzz_ops) : (round += 1) {
         const batch = @min(options.fuzz_ops - done, 20_000);
-        try fuzz(base +% round, batch);
+        try run(base +% round, batch);
         done += batch;
     }
 }
@@ -35,6 +38,14 @@ test "ring matches a FIFO model over a million seeded operations" {
 
 test "pool matches an owner-array model over a million seeded operations" {
     try fuzzRounds(pool.fuzzPool);
+}
+
+test "ring delivers every item once and in order between two threads" {
+    // Capacities at both ends: 2 keeps each side waiting on the other at every item.
+    const base = seed();
+    for ([_]u32{ 2, 8, 256 }, 0..) |capacity, i| {
+        try ring.stressRing(base +% i, capacity, @max(options.fuzz_ops / 2, 10_000));
+    }
 }
 
 test "pool free list survives four threads hammering it" {
@@ -91,7 +102,7 @@ test "two nodes exchange a buffer and the channel ends with EOF" {
     const chan = try channel.connect(client, "echo");
     try testing.expectEqual(service, try channel.accept(server, chan));
 
-    const id = try channel.alloc(client, 100);
+    const id = try buffers.alloc(client, 100);
     try testing.expectEqual(@as(u32, 31), freeCount(client, 0));
     const sent = try channel.sendMany(client, chan, 0, &[_]u32{ id, 100 });
     try testing.expectEqual(@as(u32, 1), sent);
@@ -99,8 +110,8 @@ test "two nodes exchange a buffer and the channel ends with EOF" {
     try testing.expectEqual(@as(u32, 1), try channel.recvMany(server, chan, 1, &out));
     try testing.expectEqual(id, out[0]);
     try testing.expectEqual(@as(u32, 100), out[1]);
-    try channel.release(server, id);
-    try testing.expectError(error.Invalid, channel.release(server, id));
+    try buffers.release(server, id);
+    try testing.expectError(error.Invalid, buffers.release(server, id));
 
     try channel.closeWrite(client, chan, 0);
     try testing.expectError(error.Closed, channel.recvMany(server, chan, 1, &out));
@@ -120,17 +131,17 @@ test "a full ring and an empty pool report would-block" {
     _ = try channel.listen(a, "sink");
     const chan = try channel.connect(a, "sink");
     for (0..8) |_| {
-        const id = try channel.alloc(a, 10);
+        const id = try buffers.alloc(a, 10);
         try testing.expectEqual(@as(u32, 1), try channel.sendMany(a, chan, 0, &[_]u32{ id, 10 }));
     }
-    const extra = try channel.alloc(a, 10);
+    const extra = try buffers.alloc(a, 10);
     try testing.expectError(error.WouldBlock, channel.sendMany(a, chan, 0, &[_]u32{ extra, 10 }));
     try testing.expect(!try channel.armSend(a, chan, 0, 0));
     try testing.expect(!try channel.armSend(a, chan, 0, 8));
     try testing.expectEqual(@as(u32, 8), try channel.pending(a, chan, 0));
-    for (0..4) |_| _ = try channel.alloc(a, 4000);
-    try testing.expectError(error.WouldBlock, channel.alloc(a, 4000));
-    try testing.expectError(error.TooBig, channel.alloc(a, 4097));
+    for (0..4) |_| _ = try buffers.alloc(a, 4000);
+    try testing.expectError(error.WouldBlock, buffers.alloc(a, 4000));
+    try testing.expectError(error.TooBig, buffers.alloc(a, 4097));
 }
 
 test "a killed node's buffers, services and channels are reclaimed" {
@@ -144,10 +155,10 @@ test "a killed node's buffers, services and channels are reclaimed" {
     const chan = try channel.connect(victim, "svc");
     _ = try channel.accept(survivor, chan);
     // The victim holds two buffers, has one in flight, and one labelled but never pushed.
-    _ = try channel.alloc(victim, 10);
-    const inflight = try channel.alloc(victim, 10);
+    _ = try buffers.alloc(victim, 10);
+    const inflight = try buffers.alloc(victim, 10);
     _ = try channel.sendMany(victim, chan, 0, &[_]u32{ inflight, 10 });
-    const half_sent = try channel.alloc(victim, 10);
+    const half_sent = try buffers.alloc(victim, 10);
     try testing.expect(victim.poolAt(0).transfer(layout.bufferIndex(half_sent), layout.ownerNode(victim.node), layout.ownerInflight(chan, 0)));
     try testing.expectEqual(@as(u32, 29), freeCount(survivor, 0));
 
@@ -160,6 +171,21 @@ test "a killed node's buffers, services and channels are reclaimed" {
     try testing.expectEqual(@as(u32, 30), freeCount(survivor, 0));
     try channel.close(survivor, chan, 1);
     try testing.expectEqual(@as(u32, 32), freeCount(survivor, 0));
+}
+
+test "a node that joins reclaims a dead node 0, so its service can be listened on again" {
+    var name_buffer: [64]u8 = undefined;
+    const name = uniqueName(&name_buffer);
+    const first = try domain_mod.open(name, testOptions());
+    try testing.expectEqual(@as(u32, 0), first.node);
+    _ = try channel.listen(first, "svc");
+    crash(first);
+    // Nobody probed: the join itself must see that slot 0 is dead (a handle that has not joined
+    // yet has no slot of its own to skip).
+    const second = try domain_mod.open(name, testOptions());
+    defer domain_mod.leave(second);
+    _ = try channel.listen(second, "svc");
+    try testing.expectEqual(@as(u64, 1), second.header().nodes_reclaimed);
 }
 
 test "a forged descriptor poisons the channel instead of reaching memory" {
@@ -186,7 +212,7 @@ test "a valid buffer that is not in flight on this channel is rejected" {
     _ = try channel.listen(a, "svc");
     const chan = try channel.connect(a, "svc");
     _ = try channel.accept(a, chan);
-    const id = try channel.alloc(a, 10); // held by us, not in flight
+    const id = try buffers.alloc(a, 10); // held by us, not in flight
     try channel.debugPlant(a, chan, 0, layout.descriptor(id, 10));
     var out: [2]u32 = undefined;
     try testing.expectError(error.Corrupt, channel.recvMany(a, chan, 1, &out));
@@ -210,8 +236,9 @@ test "attach refuses foreign, truncated and wrong-version files" {
     header.magic = layout.magic;
     header.version = 7;
     _ = std.os.linux.pwrite(fd, std.mem.asBytes(&header), @sizeOf(layout.Header), 0);
-    try testing.expectError(error.Version, domain_mod.open(name, testOptions()));
-    try testing.expectEqual(@as(u32, 7), domain_mod.last_detail);
+    var detail: u32 = 0;
+    try testing.expectError(error.Version, domain_mod.openDetailed(name, testOptions(), &detail));
+    try testing.expectEqual(@as(u32, 7), detail);
     sys.close(fd);
     sys.unlink(path);
 
@@ -262,4 +289,312 @@ test "a domain whose processes all died is swept by the next open" {
     const d = try domain_mod.open(other, testOptions());
     defer domain_mod.leave(d);
     try testing.expect(std.os.linux.errno(std.os.linux.access(path, 0)) == .NOENT);
+}
+
+// A model of the channel state machine, with nodes killed at random points.
+//
+// Up to four nodes (handles) in one domain each serve one service. Seeded random operations
+// (weights drawn per seed) open nodes, connect, allocate, send, receive, release, close, and kill
+// nodes, some of them in the middle of a send (the buffer labelled in flight, its descriptor
+// never pushed). A plain model says what each call must return, and after every step every
+// owner word of the pool must be what the model says: held by a live node, in flight on an open
+// channel, or free. Nothing a kill leaves behind may stay lost.
+
+const model_slots = 4;
+
+const ModelChannel = struct {
+    index: u32,
+    /// The slot of each side's node: 0 client, 1 server.
+    slot: [2]u32,
+    open: [2]bool = .{ true, true },
+    reset: bool = false,
+    /// The buffer ids in flight, by direction (0: client to server), oldest first.
+    queue: [2]std.ArrayList(u32) = .{ .empty, .empty },
+    /// A buffer labelled in flight by a node killed before it pushed the descriptor.
+    half_sent: ?u32 = null,
+};
+
+const ChannelModel = struct {
+    name: []const u8,
+    seed: u64,
+    step: u64 = 0,
+    nodes: [model_slots]?*domain_mod.Domain = @splat(null),
+    held: [model_slots]std.ArrayList(u32) = @splat(.empty),
+    channels: std.ArrayList(ModelChannel) = .empty,
+    /// Killed handles not yet reclaimed by a survivor's probe.
+    unprobed: bool = false,
+
+    const allocator = testing.allocator;
+
+    fn deinit(m: *ChannelModel) void {
+        for (&m.held) |*h| h.deinit(allocator);
+        for (m.channels.items) |*c| {
+            c.queue[0].deinit(allocator);
+            c.queue[1].deinit(allocator);
+        }
+        m.channels.deinit(allocator);
+    }
+
+    fn fail(m: *const ChannelModel, comptime what: []const u8, args: anytype) error{ModelMismatch} {
+        std.debug.print("channel model mismatch at step {d} (replay with seed {d}): ", .{ m.step, m.seed });
+        std.debug.print(what ++ "\n", args);
+        return error.ModelMismatch;
+    }
+
+    fn serviceName(buffer: []u8, slot: u32) []const u8 {
+        return std.fmt.bufPrint(buffer, "svc-{d}", .{slot}) catch unreachable;
+    }
+
+    fn live(m: *const ChannelModel, random: std.Random) ?u32 {
+        var slots: [model_slots]u32 = undefined;
+        var n: u32 = 0;
+        for (m.nodes, 0..) |node, s| if (node != null) {
+            slots[n] = @intCast(s);
+            n += 1;
+        };
+        return if (n == 0) null else slots[random.uintLessThan(u32, n)];
+    }
+
+    /// A channel with an open side on a live node, and that side.
+    fn openSide(m: *const ChannelModel, random: std.Random) ?struct { c: usize, side: u32 } {
+        if (m.channels.items.len == 0) return null;
+        const start = random.uintLessThan(usize, m.channels.items.len);
+        for (0..m.channels.items.len) |k| {
+            const c = (start + k) % m.channels.items.len;
+            const first = random.uintLessThan(u32, 2);
+            for ([_]u32{ first, 1 - first }) |side| {
+                const chan = &m.channels.items[c];
+                if (chan.open[side] and m.nodes[chan.slot[side]] != null) return .{ .c = c, .side = side };
+            }
+        }
+        return null;
+    }
+
+    fn takeHeld(m: *ChannelModel, slot: u32, random: std.Random) ?u32 {
+        const h = &m.held[slot];
+        if (h.items.len == 0) return null;
+        return h.swapRemove(random.uintLessThan(usize, h.items.len));
+    }
+
+    /// Drops channel `c` from the model once both its sides are gone: its buffers are free.
+    fn retireIfClosed(m: *ChannelModel, c: usize) void {
+        const chan = &m.channels.items[c];
+        if (chan.open[0] or chan.open[1]) return;
+        chan.queue[0].deinit(allocator);
+        chan.queue[1].deinit(allocator);
+        _ = m.channels.swapRemove(c);
+    }
+
+    fn open(m: *ChannelModel) !void {
+        for (m.nodes, 0..) |node, s| {
+            if (node != null) continue;
+            // A new node reclaims the dead on its way in, as a new process does.
+            const d = try domain_mod.open(m.name, testOptions());
+            m.unprobed = false;
+            var buffer: [16]u8 = undefined;
+            _ = try channel.listen(d, serviceName(&buffer, @intCast(s)));
+            m.nodes[s] = d;
+            return;
+        }
+    }
+
+    fn connect(m: *ChannelModel, random: std.Random) !void {
+        const client = m.live(random) orelse return;
+        const server = m.live(random) orelse return;
+        var buffer: [16]u8 = undefined;
+        const index = channel.connect(m.nodes[client].?, serviceName(&buffer, server)) catch |err| switch (err) {
+            error.Full => return,
+            else => return m.fail("connect from slot {d} to slot {d}: {s}", .{ client, server, @errorName(err) }),
+        };
+        _ = channel.accept(m.nodes[server].?, index) catch |err| return m.fail("accept: {s}", .{@errorName(err)});
+        try m.channels.append(allocator, .{ .index = index, .slot = .{ client, server } });
+    }
+
+    fn alloc(m: *ChannelModel, random: std.Random) !void {
+        const slot = m.live(random) orelse return;
+        const d = m.nodes[slot].?;
+        const id = buffers.alloc(d, 1 + random.uintLessThan(u32, 256)) catch |err| {
+            if (err == error.WouldBlock and freeCount(d, 0) == 0) return;
+            return m.fail("alloc: {s} with {d} free", .{ @errorName(err), freeCount(d, 0) });
+        };
+        try m.held[slot].append(allocator, id);
+    }
+
+    fn send(m: *ChannelModel, random: std.Random) !void {
+        const at = m.openSide(random) orelse return;
+        const chan = &m.channels.items[at.c];
+        const slot = chan.slot[at.side];
+        const id = m.takeHeld(slot, random) orelse return;
+        const result = channel.sendMany(m.nodes[slot].?, chan.index, at.side, &[_]u32{ id, 1 });
+        const queue = &chan.queue[at.side];
+        if (result) |sent| {
+            if (sent != 1 or chan.reset or !chan.open[1 - at.side]) return m.fail("send returned {d}", .{sent});
+            try queue.append(allocator, id);
+            return;
+        } else |err| {
+            try m.held[slot].append(allocator, id);
+            const expected = chan.reset and err == error.Reset or
+                !chan.reset and !chan.open[1 - at.side] and err == error.Pipe or
+                !chan.reset and chan.open[1 - at.side] and err == error.WouldBlock and queue.items.len == 8;
+            if (!expected) return m.fail("send: {s} (reset {}, peer open {}, {d} queued)", .{ @errorName(err), chan.reset, chan.open[1 - at.side], queue.items.len });
+        }
+    }
+
+    fn recv(m: *ChannelModel, random: std.Random) !void {
+        const at = m.openSide(random) orelse return;
+        const chan = &m.channels.items[at.c];
+        const slot = chan.slot[at.side];
+        const queue = &chan.queue[1 - at.side];
+        var out: [2]u32 = undefined;
+        if (channel.recvMany(m.nodes[slot].?, chan.index, at.side, &out)) |got| {
+            if (got != 1 or chan.reset or queue.items.len == 0) return m.fail("recv returned {d}", .{got});
+            const want = queue.orderedRemove(0);
+            if (out[0] != want) return m.fail("recv gave buffer {d}, {d} was next", .{ out[0], want });
+            try m.held[slot].append(allocator, out[0]);
+        } else |err| {
+            const empty = queue.items.len == 0;
+            const expected = chan.reset and err == error.Reset or
+                !chan.reset and empty and !chan.open[1 - at.side] and err == error.Closed or
+                !chan.reset and empty and chan.open[1 - at.side] and err == error.WouldBlock;
+            if (!expected) return m.fail("recv: {s} (reset {}, peer open {}, {d} queued)", .{ @errorName(err), chan.reset, chan.open[1 - at.side], queue.items.len });
+        }
+    }
+
+    fn release(m: *ChannelModel, random: std.Random) !void {
+        const slot = m.live(random) orelse return;
+        const id = m.takeHeld(slot, random) orelse return;
+        buffers.release(m.nodes[slot].?, id) catch |err| return m.fail("release: {s}", .{@errorName(err)});
+    }
+
+    fn close(m: *ChannelModel, random: std.Random) !void {
+        const at = m.openSide(random) orelse return;
+        const chan = &m.channels.items[at.c];
+        channel.close(m.nodes[chan.slot[at.side]].?, chan.index, at.side) catch |err| return m.fail("close: {s}", .{@errorName(err)});
+        chan.open[at.side] = false;
+        // What was sent to the closing side and not read is given back at once.
+        chan.queue[1 - at.side].clearRetainingCapacity();
+        m.retireIfClosed(at.c);
+    }
+
+    /// Kills a node, at rest or in the middle of a send.
+    fn kill(m: *ChannelModel, random: std.Random) !void {
+        const slot = m.live(random) orelse return;
+        const d = m.nodes[slot].?;
+        if (random.boolean()) half: {
+            const at = m.openSide(random) orelse break :half;
+            const chan = &m.channels.items[at.c];
+            if (chan.slot[at.side] != slot or chan.half_sent != null) break :half;
+            const id = m.takeHeld(slot, random) orelse break :half;
+            const label = layout.ownerInflight(chan.index, at.side);
+            if (!d.poolAt(0).transfer(layout.bufferIndex(id), layout.ownerNode(d.node), label)) {
+                return m.fail("half send of {d}", .{id});
+            }
+            chan.half_sent = id;
+        }
+        crash(d);
+        m.nodes[slot] = null;
+        m.held[slot].clearRetainingCapacity();
+        var c: usize = m.channels.items.len;
+        while (c > 0) {
+            c -= 1;
+            const chan = &m.channels.items[c];
+            var hit = false;
+            for (0..2) |side| if (chan.slot[side] == slot and chan.open[side]) {
+                chan.open[side] = false;
+                hit = true;
+            };
+            if (!hit) continue;
+            if (chan.open[0] or chan.open[1]) chan.reset = true;
+            m.retireIfClosed(c);
+        }
+        m.unprobed = true;
+        if (m.live(random)) |survivor| {
+            _ = m.nodes[survivor].?.probePeers();
+            m.unprobed = false;
+        }
+    }
+
+    /// Every owner word of the pool is what the model says.
+    fn check(m: *ChannelModel) !void {
+        if (m.unprobed) return; // nobody alive has reclaimed the dead yet
+        const d = for (m.nodes) |node| {
+            if (node) |n| break n;
+        } else return;
+        const count = d.config.class_counts[0];
+        var expected: [32]u32 = @splat(layout.owner_free);
+        assert(count <= expected.len);
+        for (m.held, 0..) |h, slot| for (h.items) |id| {
+            expected[layout.bufferIndex(id)] = layout.ownerNode(m.nodes[slot].?.node);
+        };
+        for (m.channels.items) |chan| {
+            for (0..2) |direction| for (chan.queue[direction].items) |id| {
+                expected[layout.bufferIndex(id)] = layout.ownerInflight(chan.index, @intCast(direction));
+            };
+        }
+        const buffer_pool = d.poolAt(0);
+        for (0..count) |i| {
+            const actual = buffer_pool.owner(@intCast(i));
+            const half = for (m.channels.items) |chan| {
+                if (chan.half_sent) |id| if (layout.bufferIndex(id) == i) break chan.index;
+            } else null;
+            if (half) |index| {
+                // Labelled in flight on its channel, with no descriptor: only the clean-up after
+                // the channel is torn down can give it back.
+                if (!layout.ownerIsInflightOn(actual, index)) return m.fail("half-sent buffer {d} has owner {x}", .{ i, actual });
+            } else if (actual != expected[i]) {
+                return m.fail("buffer {d} has owner {x}, the model says {x}", .{ i, actual, expected[i] });
+            }
+        }
+    }
+};
+
+fn fuzzChannels(seed_value: u64, operations: u64) !void {
+    var prng = std.Random.DefaultPrng.init(seed_value);
+    const random = prng.random();
+    var name_buffer: [64]u8 = undefined;
+    var m: ChannelModel = .{ .name = uniqueName(&name_buffer), .seed = seed_value };
+    defer m.deinit();
+    const weights = fuzz.Weights(9).draw(random);
+    try m.open();
+    while (m.step < operations) : (m.step += 1) {
+        switch (weights.pick(random)) {
+            0 => try m.open(),
+            1 => try m.connect(random),
+            2 => try m.alloc(random),
+            3 => try m.send(random),
+            4 => try m.recv(random),
+            5 => try m.release(random),
+            6 => try m.close(random),
+            7 => if (random.uintLessThan(u32, 4) == 0) try m.kill(random),
+            8 => try m.alloc(random),
+            else => unreachable,
+        }
+        try m.check();
+    }
+    // Everyone leaves; a last node then finds every buffer and channel slot free.
+    for (&m.nodes) |*node| if (node.*) |d| {
+        domain_mod.leave(d);
+        node.* = null;
+    };
+    for (m.channels.items) |*c| {
+        c.queue[0].clearRetainingCapacity();
+        c.queue[1].clearRetainingCapacity();
+    }
+    const last = try domain_mod.open(m.name, testOptions());
+    defer domain_mod.leave(last);
+    if (freeCount(last, 0) != last.config.class_counts[0]) return m.fail("{d} buffers free at the end", .{freeCount(last, 0)});
+    for (0..last.config.channel_max) |c| {
+        if (@atomicLoad(u32, &last.channelAt(@intCast(c)).status, .acquire) != 0) return m.fail("channel {d} left open", .{c});
+    }
+}
+
+test "channels match a model while nodes are killed at random points" {
+    const base = seed();
+    var done: u64 = 0;
+    var round: u64 = 0;
+    while (done < options.fuzz_ops / 10) : (round += 1) {
+        const batch = @min(options.fuzz_ops / 10 - done, 2_000);
+        try fuzzChannels(base +% round, batch);
+        done += batch;
+    }
 }

@@ -1,0 +1,234 @@
+//! Events and doorbells: how a node learns that a channel has news, and how a node whose event
+//! loop sleeps is woken. The wake-up protocol is stated once, below; every other place that
+//! publishes news or parks refers to it.
+
+const std = @import("std");
+const assert = std.debug.assert;
+const sys = @import("sys.zig");
+const layout = @import("layout.zig");
+const domain_mod = @import("domain.zig");
+const Domain = domain_mod.Domain;
+const path_bytes_max = domain_mod.path_bytes_max;
+
+// A node learns of news through its event bitmap (bit c: channel c has news) and a summary
+// word (bit w: event word w may have bits set). Its JS drains them when its event loop runs.
+// While that loop may sleep, the node is `parked`, and a notifier wakes it by writing one byte
+// to the node's doorbell socket, which the loop waits on like any socket: one thread woken.
+//
+// The wake-up protocol: store mine, then load yours.
+//
+// Every wait in the library follows one pattern, between a waiter W, which is about to wait for
+// some news, and a publisher P, which makes that news:
+//
+//     W1: store waiting = 1          P1: publish the news
+//     W2: load the news              P2: swap waiting with 0; if it was 1, wake W
+//
+// All four accesses are seq_cst, so they fall in one total order, and W2 or P2 comes last:
+//
+//     W1 W2 P1 P2    P2 comes after W1, sees 1 and wakes W (which found no news and waits).
+//     W1 P1 W2 P2    P2 sees 1 and wakes W; W2 also saw the news, so W is woken needlessly once.
+//     W1 P1 P2 W2    P2 sees 1 and wakes W; W2 saw the news: one needless wake-up.
+//     P1 W1 W2 P2    W2 sees the news and W does not wait; P2 still sees 1: one needless wake-up.
+//     P1 W1 P2 W2    as above.
+//     P1 P2 W1 W2    P2 sees 0 and does not wake; W2 comes after P1 and sees the news.
+//
+// In no order do both W2 miss the news and P2 miss the flag, so no wake-up is lost. Acquire and
+// release would not do: they order each side's own two accesses against the other side's, but
+// a store followed by a load of another word may still be reordered (store buffering), and
+// then W2 and P2 could both read the old values. The swap in P2 hands a wake-up to exactly one
+// publisher, so a wait is never woken twice; W clears its flag itself while it polls, so that
+// busy publishers make no system calls. The instances:
+//
+// | W, waiting for          | flag (W1)                         | news (P1)                       |
+// | ----------------------- | --------------------------------- | ------------------------------- |
+// | a node, any news        | `Node.parked` in `park`           | event and summary bits (notify) |
+// | a receiver, a message   | `consumer_waiting` in `armRecv`   | the ring's `tail` (`pushMany`)  |
+// | a sender, ring room     | `producer_waiting` in `armSend`   | the ring's `head` (`consume`)   |
+// | an allocator, a buffer  | `waiting_nodes` bit in `armAlloc` | a free owner word (`release`)   |
+//
+// and, with roles that are not a wait, a connect against the clean-up of its server: the client
+// stores the channel open and then loads the server's status; a clean-up stores `cleaning` and
+// then scans the channels. One of the two sees the other.
+//
+// Here W is the node and P any notifier; P's wake-up is one byte written to W's doorbell socket.
+
+pub fn notify(d: *Domain, node: u32, chan: u32) void {
+    assert(chan < d.config.channel_max);
+    if (node >= d.config.node_max) return; // read from shared memory: never trust it
+    const words = d.eventWords(node);
+    const word = chan / 64;
+    // P1 of the wake-up protocol above.
+    _ = @atomicRmw(u64, &words[word], .Or, @as(u64, 1) << @intCast(chan % 64), .seq_cst);
+    const target = d.nodeAt(node);
+    _ = @atomicRmw(u64, &target.summary, .Or, @as(u64, 1) << @intCast(word), .seq_cst);
+    ring(d, node);
+}
+
+pub fn notifyPool(d: *Domain, node: u32) void {
+    if (node >= d.config.node_max) return;
+    const target = d.nodeAt(node);
+    // P1 of the wake-up protocol (above `notify`).
+    @atomicStore(u32, &target.pool_event, 1, .seq_cst);
+    ring(d, node);
+}
+
+/// Wakes node `index` through its doorbell socket if it is parked: P2 of the wake-up protocol
+/// (above `notify`), after the caller published its news.
+pub fn ring(d: *Domain, index: u32) void {
+    assert(index < d.config.node_max);
+    const target = d.nodeAt(index);
+    // P2. The load first keeps a
+    // busy notifier off the line's exclusive state while the receiver is awake.
+    if (@atomicLoad(u32, &target.parked, .seq_cst) == 0) return;
+    if (@atomicRmw(u32, &target.parked, .Xchg, 0, .seq_cst) == 0) return;
+    if (bellSend(d, index)) {
+        d.rang = true;
+        return;
+    }
+    // Nobody heard it. Leave the node parked, so that the next notifier tries again; the
+    // node's own periodic drain (every few hundred ms) bounds the wait meanwhile.
+    @atomicStore(u32, &target.parked, 1, .seq_cst);
+}
+
+/// Writes the wake-up byte to node `index`'s doorbell, connecting first if needed. Returns
+/// false if the doorbell cannot be reached now.
+pub fn bellSend(d: *Domain, index: u32) bool {
+    const fd = bellFor(d, index) orelse return false;
+    switch (sys.sendByte(fd)) {
+        .sent => return true,
+        .broken => {
+            bellDrop(d, index);
+            // The node may have bound a new socket (a new process in the slot): one retry.
+            const again = bellFor(d, index) orelse return false;
+            return sys.sendByte(again) == .sent;
+        },
+    }
+}
+
+/// A connection to node `index`'s doorbell, made now if there is none for its current
+/// process. Null if the node does not listen on one (yet, or any more).
+pub fn bellFor(d: *Domain, index: u32) ?sys.Fd {
+    assert(index < d.config.node_max);
+    const node = d.nodeAt(index);
+    const status = @atomicLoad(u32, &node.status, .acquire);
+    if (layout.nodeStatusState(status) != .active) return null;
+    const generation = layout.nodeStatusGeneration(status);
+    const bell = &d.bells[index];
+    if (bell.fd >= 0 and bell.generation == generation) return bell.fd;
+    bellDrop(d, index);
+    // Acquire: pairs with the release in `bellReady`; the socket is bound and listening.
+    if (@atomicLoad(u32, &node.bell_ready, .acquire) == 0) return null;
+    var buffer: [path_bytes_max]u8 = undefined;
+    const path = bellPath(d, &buffer, index) orelse return null;
+    const fd = sys.unixConnect(path) orelse return null;
+    bell.* = .{ .fd = fd, .generation = generation };
+    return fd;
+}
+
+pub fn bellDrop(d: *Domain, index: u32) void {
+    const bell = &d.bells[index];
+    if (bell.fd >= 0) sys.close(bell.fd);
+    bell.* = .{};
+}
+
+/// Connects to node `index`'s doorbell ahead of any ring, so that the node sees this
+/// process's death at once: the kernel closes the connection when a process dies.
+pub fn bellTouch(d: *Domain, index: u32) void {
+    if (index >= d.config.node_max or index == d.node) return;
+    _ = bellFor(d, index);
+}
+
+/// The path of node `index`'s doorbell socket: `<dir>/.xio-<name>.<node>.bell`, or with the
+/// name replaced by its hash when that would not fit in a socket address. Null if even that
+/// does not fit (the open refused such a directory).
+pub fn bellPath(d: *const Domain, buffer: *[path_bytes_max]u8, index: u32) ?[]const u8 {
+    return bellPathIn(buffer, d.bell_dir[0..d.bell_dir_len], d.name[0..d.name_len], index);
+}
+
+/// Marks this node parked: its event loop may sleep, and notifiers must ring its doorbell.
+/// Returns true if news already waits (the caller should drain instead of sleeping).
+pub fn park(d: *Domain) bool {
+    const me = d.nodeAt(d.node);
+    // W1 of the wake-up protocol (above `notify`); `hasEvents` is W2.
+    @atomicStore(u32, &me.parked, 1, .seq_cst);
+    return hasEvents(d);
+}
+
+/// Clears this node's parked flag while it polls: notifiers then make no system calls.
+pub fn unpark(d: *Domain) void {
+    @atomicStore(u32, &d.nodeAt(d.node).parked, 0, .seq_cst);
+}
+
+/// Tells notifiers that this node listens on its doorbell socket.
+pub fn bellReady(d: *Domain) void {
+    // Release: pairs with the acquire in `bellFor`.
+    @atomicStore(u32, &d.nodeAt(d.node).bell_ready, 1, .release);
+}
+
+/// Moves this node's pending events into `events` and returns how many channels have news.
+/// `io[1]` becomes 1 if a buffer we waited for was released.
+pub fn takeEvents(d: *Domain) u32 {
+    const me = d.nodeAt(d.node);
+    d.io[1] = @atomicRmw(u32, &me.pool_event, .Xchg, 0, .acquire);
+    var summary = @atomicRmw(u64, &me.summary, .Xchg, 0, .acquire);
+    const words = d.eventWords(d.node);
+    var count: u32 = 0;
+    while (summary != 0) {
+        const word: u32 = @ctz(summary);
+        summary &= summary - 1;
+        if (word >= d.config.channel_max / 64) continue; // scribbled summary bit
+        // Acquire pairs with the notifier's seq_cst OR: what it did before is visible.
+        var bits = @atomicRmw(u64, &words[word], .Xchg, 0, .acquire);
+        while (bits != 0) {
+            const bit: u32 = @ctz(bits);
+            bits &= bits - 1;
+            d.events[count] = word * 64 + bit;
+            count += 1;
+        }
+    }
+    assert(count <= d.config.channel_max);
+    return count;
+}
+
+pub fn hasEvents(d: *const Domain) bool {
+    const me = d.nodeAt(d.node);
+    return @atomicLoad(u64, &me.summary, .seq_cst) != 0 or
+        @atomicLoad(u32, &me.pool_event, .seq_cst) != 0;
+}
+
+/// Wakes every node that waits for a buffer of `class`.
+pub fn wakePoolWaiters(d: *Domain, class: u32) void {
+    const cls = &d.header().classes[class];
+    for (&cls.waiting_nodes, 0..) |*word, w| {
+        if (@atomicLoad(u64, word, .seq_cst) == 0) continue;
+        var bits = @atomicRmw(u64, word, .Xchg, 0, .acq_rel);
+        while (bits != 0) {
+            const bit: u32 = @ctz(bits);
+            bits &= bits - 1;
+            notifyPool(d, @as(u32, @intCast(w)) * 64 + bit);
+        }
+    }
+}
+
+/// `<dir>/.xio-<name>.<node>.bell`, or `<dir>/.xio-<16 hex digits>.<node>.bell` (a hash of the
+/// name) when the first does not fit in a socket address. Null if neither fits.
+pub fn bellPathIn(buffer: *[path_bytes_max]u8, dir: []const u8, name: []const u8, index: u32) ?[]const u8 {
+    assert(index < layout.node_max_limit);
+    const full = std.fmt.bufPrint(buffer, "{s}/.xio-{s}.{d}.bell", .{ dir, name, index }) catch null;
+    if (full) |path| if (path.len <= sys.unix_path_bytes_max) return path;
+    const hash = std.hash.Wyhash.hash(0, name);
+    const short = std.fmt.bufPrint(buffer, "{s}/.xio-{x:0>16}.{d}.bell", .{ dir, hash, index }) catch return null;
+    if (short.len > sys.unix_path_bytes_max) return null;
+    return short;
+}
+
+/// Removes the doorbell socket files of nodes `0..node_max` (left by processes that died).
+pub fn unlinkBells(dir: []const u8, name: []const u8, node_max: u32) void {
+    var buffer: [path_bytes_max]u8 = undefined;
+    var index: u32 = 0;
+    while (index < node_max) : (index += 1) {
+        const path = bellPathIn(&buffer, dir, name, index) orelse return;
+        buffer[path.len] = 0;
+        sys.unlink(buffer[0..path.len :0]);
+    }
+}
