@@ -3,14 +3,13 @@
  *
  * @example Telling a refused connection apart
  * ```ts
- * import { ConnectionRefusedError, Domain } from "@xio/core";
+ * import { ConnectionRefusedError, Domain, XioError } from "@xio/core";
+ * import assert from "node:assert/strict";
  *
  * using domain = Domain.open({ name: "errors-example" });
- * try {
- *   await domain.connect("nobody-listens");
- * } catch (error) {
- *   if (!(error instanceof ConnectionRefusedError)) throw error;
- * }
+ * const error = await domain.connect("nobody-listens").catch((e) => e);
+ * assert.ok(error instanceof ConnectionRefusedError && error instanceof XioError);
+ * assert.equal(error.code, "ECONNREFUSED");
  * ```
  *
  * @module

@@ -12,6 +12,7 @@
  * @example
  * ```ts
  * import { Domain } from "@xio/core";
+ * import assert from "node:assert/strict";
  *
  * using domain = Domain.open({ name: "mod-example" });
  * using listener = domain.listen("orders");
@@ -21,8 +22,8 @@
  * buf.bytes.set([1, 2, 3]);
  * await channel.send(buf);
  * const msg = await incoming.recv();
- * console.log(msg?.bytes); // Uint8Array(3) [ 1, 2, 3 ]
- * msg?.release();
+ * assert.deepEqual([...msg!.bytes], [1, 2, 3]);
+ * msg!.release();
  * ```
  *
  * @module

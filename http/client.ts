@@ -208,8 +208,15 @@ function networkError(message: string, cause?: unknown): TypeError {
  *
  * @example
  * ```ts
- * import { fetch } from "@xio/core/http";
- * const response = await fetch("https://example.com").catch(() => undefined); // the runtime's fetch
+ * import { fetch, serve } from "@xio/core/http";
+ * import assert from "node:assert/strict";
+ *
+ * await using _server = serve({ name: "fetch-example" }, (request) => Response.json({ method: request.method }));
+ * const response = await fetch("xio://fetch-example/", { method: "PUT" });
+ * assert.deepEqual(await response.json(), { method: "PUT" });
+ * // A service nobody serves is a network error, as fetch has it.
+ * await assert.rejects(fetch("xio://nobody-serves-this/"), TypeError);
+ * // Any other URL (https://example.com/) goes to the runtime's own fetch.
  * ```
  */
 export function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {

@@ -15,12 +15,13 @@
  * @example
  * ```ts
  * import { fetch, serve } from "@xio/core/http";
+ * import assert from "node:assert/strict";
  *
  * await using server = serve({ name: "hello" }, (request) =>
  *   new Response(`Hello from ${new URL(request.url).pathname}`));
  *
  * const response = await fetch("xio://hello/world");
- * console.log(await response.text()); // "Hello from /world"
+ * assert.equal(await response.text(), "Hello from /world");
  * ```
  *
  * @module

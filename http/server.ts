@@ -410,9 +410,13 @@ class ServerConnection {
  *
  * @example
  * ```ts
- * import { serve } from "@xio/core/http";
+ * import { fetch, serve } from "@xio/core/http";
+ * import assert from "node:assert/strict";
+ *
  * const server = serve({ name: "serve-example" }, () => new Response("ok"));
+ * assert.equal(await (await fetch("xio://serve-example/")).text(), "ok");
  * await server.shutdown();
+ * await assert.rejects(fetch("xio://serve-example/"), TypeError); // nobody serves it now
  * ```
  */
 export function serve(handler: ServeHandler | FetchApp): XioServer;

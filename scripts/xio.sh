@@ -49,6 +49,8 @@ test_js() {
   [ ${#files[@]} -gt 0 ] || files=(tests/)
   log "deno test"
   deno test --allow-all --no-check=remote --v8-flags=--expose-gc "${files[@]}"
+  log "deno test --doc (the examples in the API docs, which assert what they show)"
+  deno test --doc --allow-all --no-check=remote mod.ts errors.ts zero_copy/ socket/ http/
   log "bun test"
   bun test --timeout 120000 "${files[@]}"
 }

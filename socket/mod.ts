@@ -10,6 +10,7 @@
  * @example An echo service and a client
  * ```ts
  * import { connect, listen } from "@xio/core/socket";
+ * import assert from "node:assert/strict";
  *
  * using listener = listen({ name: "echo-example" });
  * (async () => {
@@ -19,8 +20,8 @@
  * using conn = await connect({ name: "echo-example" });
  * await conn.write(new TextEncoder().encode("ping"));
  * const reply = new Uint8Array(4);
- * await conn.read(reply);
- * console.log(new TextDecoder().decode(reply)); // "ping"
+ * assert.equal(await conn.read(reply), 4);
+ * assert.equal(new TextDecoder().decode(reply), "ping");
  * ```
  *
  * @module
@@ -43,8 +44,10 @@ export type { SocketOptions, XioAddr } from "./types.ts";
  * @example
  * ```ts
  * import { listen } from "@xio/core/socket";
+ * import assert from "node:assert/strict";
+ *
  * using listener = listen({ name: "listen-example" });
- * console.log(listener.addr); // { transport: "xio", domain: "xio", name: "listen-example" }
+ * assert.deepEqual(listener.addr, { transport: "xio", domain: "xio", name: "listen-example" });
  * ```
  */
 export function listen(options: SocketOptions): ConnListener {
@@ -63,11 +66,9 @@ export function listen(options: SocketOptions): ConnListener {
  * @example
  * ```ts
  * import { connect, ConnectionRefusedError } from "@xio/core";
- * try {
- *   await connect({ name: "nobody-here" });
- * } catch (error) {
- *   console.log(error instanceof ConnectionRefusedError); // true
- * }
+ * import assert from "node:assert/strict";
+ *
+ * await assert.rejects(connect({ name: "nobody-here" }), ConnectionRefusedError);
  * ```
  */
 export async function connect(options: SocketOptions): Promise<Conn> {

@@ -10,6 +10,7 @@
  * @example A round trip inside one process
  * ```ts
  * import { Domain } from "@xio/core";
+ * import assert from "node:assert/strict";
  *
  * using domain = Domain.open({ name: "zero-copy-example" });
  * using listener = domain.listen("echo");
@@ -21,7 +22,7 @@
  * await client.send(buf); // ownership moves; `buf` is no longer usable here
  *
  * const msg = await server.recv();
- * console.log(new TextDecoder().decode(msg!.bytes)); // "hello"
+ * assert.equal(new TextDecoder().decode(msg!.bytes), "hello");
  * msg!.release();
  * ```
  *
