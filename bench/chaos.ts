@@ -4,14 +4,21 @@
  * runtimes and the poll modes, then a soak of M minutes (default 60) at mixed load: long-lived
  * checked clients of every layer keep running while more peers are killed around them.
  *
- * Reports the runs, hangs, leaks (buffers or nodes not back at the end), crashes (peers that died
+ * First, on a quiet machine, one kill at a time: how soon a survivor notices a killed server over
+ * xio, beside how soon a UNIX socket's reader sees the end of stream of a killed echo server of
+ * the same runtime (the kernel's own detection), alternating runtimes and layers (`--quiet N`
+ * kills of each, default 200).
+ *
+ * Then it reports the runs, hangs, leaks (buffers or nodes not back at the end), crashes (peers that died
  * of something else than our kill, or a survivor that fails), mixed-up messages, and the time a
  * survivor took to notice a dead server (p50, p99, max). Writes bench/results/chaos.json.
  */
 import process from "node:process";
+import net from "node:net";
+import { tmpdir } from "node:os";
 import { Domain, setDefaultDomain } from "../mod.ts";
 import { drive, freeAll, killPeers, LAYERS, quantile, survive } from "../tests/_chaos.ts";
-import { delay } from "../tests/_helpers.ts";
+import { delay, Fixture, otherRuntime, runtimeName, within } from "../tests/_helpers.ts";
 import { machine, progress, report } from "./_suite.ts";
 
 const args = process.argv.slice(2);
@@ -23,6 +30,7 @@ const kills = option("kills", 5000);
 const soakMinutes = option("soak-minutes", 60);
 const parallel = option("parallel", 4);
 const seed = option("seed", Date.now() % 1_000_000);
+const quietKills = option("quiet", 200);
 
 const domain = Domain.open({ name: `chaos-bench-${process.pid}`, channels: 2048 });
 setDefaultDomain(domain);
@@ -30,10 +38,63 @@ const untyped: string[] = [];
 const stop = survive(domain, untyped);
 const started = performance.now();
 
-// The kills, in batches so that progress shows.
+/**
+ * One kill at a time, nothing else running: the milliseconds from each SIGKILL of a server under
+ * ping-pong traffic to the survivor's typed error (xio) or its end of stream (a UNIX socket).
+ */
+async function quietDetection(n: number): Promise<{ xio: number[]; unix: number[] }> {
+  const xio: number[] = [];
+  const unix: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const runtime = k % 2 === 0 ? runtimeName : otherRuntime;
+    const layer = LAYERS[k % LAYERS.length];
+    const service = `quiet-${k}`;
+    const peer = new Fixture("chaos_peer.ts", ["server", layer, domain.name, service, "event"], runtime);
+    await peer.waitFor("ready", 30_000);
+    const outcome = drive(layer, domain, service, "event", (wrong) => mixed.push(wrong));
+    await delay(30);
+    const killed = performance.now();
+    peer.child.kill("SIGKILL");
+    try {
+      await within(2000, outcome, `quiet kill ${k}`);
+      xio.push(performance.now() - killed);
+    } catch {
+      hangs.push(`quiet kill ${k}: ${layer} ${runtime}`);
+    }
+    await peer.exited;
+
+    const path = `${tmpdir()}/xio-quiet-${process.pid}-${k}.sock`;
+    const echo = new Fixture("chaos_peer.ts", ["server", "unix", "-", path, "event"], runtime);
+    await echo.waitFor("ready", 30_000);
+    const socket = net.createConnection(path);
+    const ended = new Promise<number>((resolve) => {
+      const done = () => resolve(performance.now());
+      socket.on("end", done).on("close", done).on("error", done);
+    });
+    await new Promise<void>((resolve) => socket.once("connect", resolve));
+    socket.on("data", () => socket.write("x")); // ping-pong, as the xio traffic is
+    socket.write("x");
+    await delay(30);
+    const unixKilled = performance.now();
+    echo.child.kill("SIGKILL");
+    unix.push((await ended) - unixKilled);
+    socket.destroy();
+    await echo.exited;
+    if (k % 50 === 49) {
+      progress(
+        `quiet: ${k + 1}/${n} kills; xio p50 ${quantile([...xio].sort((a, b) => a - b), 0.5).toFixed(1)} ms`,
+      );
+    }
+  }
+  return { xio: xio.sort((a, b) => a - b), unix: unix.sort((a, b) => a - b) };
+}
+
 const detection: number[] = [];
 const mixed: string[] = [];
 const hangs: string[] = [];
+const quiet = await quietDetection(quietKills);
+
+// The kills, in batches so that progress shows.
 const BATCH = 100;
 for (let done = 0; done < kills; done += BATCH) {
   const n = Math.min(BATCH, kills - done);
@@ -105,6 +166,19 @@ const results = {
     p99: quantile(sorted, 0.99),
     max: sorted[sorted.length - 1],
   },
+  quiet_detection_ms: {
+    kills: quietKills,
+    xio: {
+      p50: quantile(quiet.xio, 0.5),
+      p99: quantile(quiet.xio, 0.99),
+      max: quiet.xio[quiet.xio.length - 1],
+    },
+    unix: {
+      p50: quantile(quiet.unix, 0.5),
+      p99: quantile(quiet.unix, 0.99),
+      max: quiet.unix[quiet.unix.length - 1],
+    },
+  },
   reclaimed_nodes: stats.reclaimedNodes,
   examples: { hangs: hangs.slice(0, 5), mixed: mixed.slice(0, 5), untyped: untyped.slice(0, 5) },
 };
@@ -116,5 +190,15 @@ const lines = [
     results.detection_ms.p50.toFixed(1)
   } ms | ${results.detection_ms.p99.toFixed(1)} ms | ${results.detection_ms.max.toFixed(1)} ms |`,
 ];
+const q = results.quiet_detection_ms;
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+lines.push(
+  "",
+  `Death detection on a quiet machine, one kill at a time (${quietKills} of each, both runtimes, every layer)`,
+  "| transport | noticed p50 | p99 | max |",
+  "| --- | --- | --- | --- |",
+  `| xio (typed error) | ${ms(q.xio.p50)} | ${ms(q.xio.p99)} | ${ms(q.xio.max)} |`,
+  `| UNIX socket (end of stream) | ${ms(q.unix.p50)} | ${ms(q.unix.p99)} | ${ms(q.unix.max)} |`,
+);
 report("chaos", lines.join("\n"), results);
 process.exit(results.hangs + results.leaks + results.mixed + results.untyped === 0 ? 0 : 1);
