@@ -231,7 +231,6 @@ pub const Domain = struct {
 
     // The operations of the other files, as methods of the handle.
     pub const notify = events.notify;
-    pub const notifyPool = events.notifyPool;
     pub const bellTouch = events.bellTouch;
     pub const bellPath = events.bellPath;
     pub const bellReady = events.bellReady;

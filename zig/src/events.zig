@@ -64,7 +64,7 @@ pub fn notify(d: *Domain, node: u32, chan: u32) void {
     ring(d, node);
 }
 
-pub fn notifyPool(d: *Domain, node: u32) void {
+fn notifyPool(d: *Domain, node: u32) void {
     if (node >= d.config.node_max) return;
     const target = d.nodeAt(node);
     // P1 of the wake-up protocol (above `notify`).
@@ -74,7 +74,7 @@ pub fn notifyPool(d: *Domain, node: u32) void {
 
 /// Wakes node `index` through its doorbell socket if it is parked: P2 of the wake-up protocol
 /// (above `notify`), after the caller published its news.
-pub fn ring(d: *Domain, index: u32) void {
+fn ring(d: *Domain, index: u32) void {
     assert(index < d.config.node_max);
     const target = d.nodeAt(index);
     // P2. The load first keeps a
@@ -92,7 +92,7 @@ pub fn ring(d: *Domain, index: u32) void {
 
 /// Writes the wake-up byte to node `index`'s doorbell, connecting first if needed. Returns
 /// false if the doorbell cannot be reached now.
-pub fn bellSend(d: *Domain, index: u32) bool {
+fn bellSend(d: *Domain, index: u32) bool {
     const fd = bellFor(d, index) orelse return false;
     switch (sys.sendByte(fd)) {
         .sent => return true,
@@ -107,7 +107,7 @@ pub fn bellSend(d: *Domain, index: u32) bool {
 
 /// A connection to node `index`'s doorbell, made now if there is none for its current
 /// process. Null if the node does not listen on one (yet, or any more).
-pub fn bellFor(d: *Domain, index: u32) ?sys.Fd {
+fn bellFor(d: *Domain, index: u32) ?sys.Fd {
     assert(index < d.config.node_max);
     const node = d.nodeAt(index);
     const status = @atomicLoad(u32, &node.status, .acquire);

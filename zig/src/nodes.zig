@@ -31,7 +31,7 @@ pub fn probePeers(d: *Domain) u32 {
     return reclaimDeadLocked(d);
 }
 
-pub fn reclaimDeadLocked(d: *Domain) u32 {
+fn reclaimDeadLocked(d: *Domain) u32 {
     var reclaimed: u32 = 0;
     for (0..d.config.node_max) |i| {
         const index: u32 = @intCast(i);
@@ -50,7 +50,7 @@ pub fn reclaimDeadLocked(d: *Domain) u32 {
 
 /// Reclaims everything a dead node held. Idempotent, so a clean-up interrupted by the death of
 /// the cleaner is finished by the next one. Caller holds the control lock.
-pub fn cleanupNodeLocked(d: *Domain, index: u32, status: u32) void {
+fn cleanupNodeLocked(d: *Domain, index: u32, status: u32) void {
     const node = d.nodeAt(index);
     const generation = layout.nodeStatusGeneration(status);
     const cleaning = layout.nodeStatus(.cleaning, generation);
