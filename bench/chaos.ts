@@ -17,7 +17,7 @@ import process from "node:process";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { Domain, setDefaultDomain } from "../mod.ts";
-import { drive, freeAll, killPeers, LAYERS, quantile, survive } from "../tests/_chaos.ts";
+import { drive, freeAll, killPeers, LAYERS, quantile, STOPPED, survive } from "../tests/_chaos.ts";
 import { delay, Fixture, otherRuntime, runtimeName, within } from "../tests/_helpers.ts";
 import { machine, progress, report } from "./_suite.ts";
 
@@ -116,10 +116,11 @@ if (soakMinutes > 0) {
   const until = performance.now() + soakMinutes * 60_000;
   const steady = LAYERS.map((layer) =>
     (async () => {
-      while (performance.now() < until) {
-        const error = await drive(layer, domain, layer, "event", (wrong) => mixed.push(wrong));
+      const over = () => performance.now() >= until;
+      while (!over()) {
+        const outcome = await drive(layer, domain, layer, "event", (wrong) => mixed.push(wrong), over);
         soakExchanges++;
-        if (performance.now() < until) untyped.push(`a steady ${layer} client failed: ${String(error)}`);
+        if (outcome !== STOPPED) untyped.push(`a steady ${layer} client failed: ${String(outcome)}`);
       }
     })()
   );
@@ -133,8 +134,10 @@ if (soakMinutes > 0) {
       progress(`soak: ${Math.round((performance.now() - started) / 60_000)} min, ${soakKills} more kills`);
     }
   }
-  // The steady clients stop at `until` once their exchange ends (a kill can end it sooner).
-  await Promise.race([Promise.all(steady), delay(5000)]);
+  // The steady clients stop at `until` once their exchange ends, and close their connections
+  // with nothing in flight, so that every buffer is back before the servers stop.
+  const ended = await Promise.race([Promise.all(steady).then(() => true), delay(5000).then(() => false)]);
+  if (!ended) hangs.push("a steady client did not stop within 5 s of the soak's end");
 }
 
 await stop();
@@ -182,16 +185,19 @@ const results = {
   reclaimed_nodes: stats.reclaimedNodes,
   examples: { hangs: hangs.slice(0, 5), mixed: mixed.slice(0, 5), untyped: untyped.slice(0, 5) },
 };
+/** A time in ms, or "-" when nothing was measured (no kills of that kind). */
+function ms(value: number | undefined): string {
+  return value === undefined ? "-" : `${value.toFixed(1)} ms`;
+}
 const lines = [
   "Chaos: peers killed with SIGKILL at random moments (zero-copy, Conn, HTTP; Deno and Bun; event, adaptive, spin)",
   "| runs | hangs | leaks | mixed | untyped errors | noticed p50 | p99 | max |",
   "| --- | --- | --- | --- | --- | --- | --- | --- |",
   `| ${results.runs} | ${results.hangs} | ${results.leaks} | ${results.mixed} | ${results.untyped} | ${
-    results.detection_ms.p50.toFixed(1)
-  } ms | ${results.detection_ms.p99.toFixed(1)} ms | ${results.detection_ms.max.toFixed(1)} ms |`,
+    ms(results.detection_ms.p50)
+  } | ${ms(results.detection_ms.p99)} | ${ms(results.detection_ms.max)} |`,
 ];
 const q = results.quiet_detection_ms;
-const ms = (v: number) => `${v.toFixed(1)} ms`;
 lines.push(
   "",
   `Death detection on a quiet machine, one kill at a time (${quietKills} of each, both runtimes, every layer)`,

@@ -4,10 +4,10 @@
  * runtime and any poll mode, are killed with SIGKILL at random moments.
  */
 import { type Domain, listen, type PollMode, serve, XioError } from "../mod.ts";
-import { ClosedCleanly, drive, echoChannels, echoConns, type Layer } from "./fixtures/_traffic.ts";
+import { ClosedCleanly, drive, echoChannels, echoConns, type Layer, STOPPED } from "./fixtures/_traffic.ts";
 import { delay, Fixture, otherRuntime, type RuntimeName, runtimeName, within } from "./_helpers.ts";
 
-export { ClosedCleanly, drive, type Layer };
+export { ClosedCleanly, drive, type Layer, STOPPED };
 
 /** A small seeded PRNG (xorshift32), so that a failing run can be replayed with CHAOS_SEED. */
 export function prng(seed: number): (n: number) => number {

@@ -21,6 +21,7 @@ import {
   LAYERS,
   prng,
   quantile,
+  STOPPED,
   survive,
   typed,
 } from "./_chaos.ts";
@@ -69,6 +70,40 @@ describe(`chaos (${runtimeName})`, () => {
       assert.deepEqual(peer.stdout().filter((l) => l.includes("mixed") || l.includes("error")), []);
     }
     await stop();
+    setDefaultDomain(undefined);
+  });
+
+  test("servers stopped mid-exchange: every client ends typed, and every buffer comes back", async () => {
+    const TRIALS = 24;
+    const random = prng(SEED + 1);
+    using domain = Domain.open({ name: uniqueName("chaos-stop"), channels: 256 });
+    setDefaultDomain(domain);
+    const untyped: string[] = [];
+    for (let trial = 0; trial < TRIALS; trial++) {
+      const stop = survive(domain, untyped);
+      const mixed: string[] = [];
+      // Two clients per layer, so that the server stops with several exchanges in flight. The
+      // HTTP server's shutdown ends its connections; a listener's close leaves its accepted
+      // channels and Conns open, as a socket's does, so their clients stop by themselves then.
+      let stopping = false;
+      const clients = [...LAYERS, ...LAYERS].map((layer) =>
+        drive(layer, domain, layer, "event", (wrong) => mixed.push(wrong), () => stopping)
+      );
+      await delay(5 + random(60));
+      stopping = true;
+      await stop();
+      const outcomes = await within(3000, Promise.all(clients), `trial ${trial}: every client ends`);
+      for (const outcome of outcomes) {
+        if (outcome === STOPPED || outcome instanceof ClosedCleanly) continue;
+        assert.ok(typed(outcome), `trial ${trial}: a client failed untyped: ${String(outcome)}`);
+      }
+      assert.deepEqual(mixed, [], "no message reached the wrong place");
+      const deadline = performance.now() + 3000;
+      while (!freeAll(domain) && performance.now() < deadline) await delay(10);
+      const held = domain.stats().classes.map((c) => `${c.size} B: ${c.total - c.free}`);
+      assert.ok(freeAll(domain), `trial ${trial}: buffers still held: ${held.join(", ")}`);
+    }
+    assert.deepEqual(untyped, [], "the servers saw typed failures only");
     setDefaultDomain(undefined);
   });
 
