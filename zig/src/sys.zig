@@ -148,14 +148,28 @@ pub fn nap(duration_ns: u64) void {
     _ = linux.nanosleep(&ts, null);
 }
 
+/// Maps the file open as `fd`, shared, through an open file description of its own where /proc
+/// allows: locks belong to a description, and one that a mapping references lives until the
+/// mapping goes. A killed process's mappings go when the last of its threads lets go of its
+/// address space, which on a runtime with many threads can be milliseconds after its descriptors
+/// (and its sockets) closed; a lock on `fd` alone then drops with them. The new description is
+/// of the very file `fd` is (/proc/self/fd resolves the descriptor, not a path), so no rename or
+/// replacement of the path can slip another file in.
 pub fn mapShared(fd: Fd, size_bytes: u64) Error![*]align(4096) u8 {
     assert(size_bytes > 0);
+    var path_buffer: [32]u8 = undefined;
+    const own: ?Fd = if (std.fmt.bufPrintSentinel(&path_buffer, "/proc/self/fd/{d}", .{fd}, 0)) |path| blk: {
+        const flags: linux.O = .{ .ACCMODE = .RDWR, .CLOEXEC = true, .NONBLOCK = true };
+        const rc = check(linux.open(path, flags, 0)) catch break :blk null;
+        break :blk @intCast(rc);
+    } else |_| null;
+    defer if (own) |other| close(other);
     const rc = try check(linux.mmap(
         null,
         @intCast(size_bytes),
         .{ .READ = true, .WRITE = true },
         .{ .TYPE = .SHARED, .POPULATE = true },
-        fd,
+        own orelse fd,
         0,
     ));
     return @ptrFromInt(rc);
