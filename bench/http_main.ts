@@ -22,6 +22,8 @@ interface Case {
   concurrency: number;
   /** Client processes (default 1). */
   clients?: number;
+  /** The server's app (bench/http_peer.ts BENCH_APP); a bare handler by default. */
+  app?: "hono" | "elysia";
 }
 const cases: Case[] = [
   { label: "GET, 1 concurrent", method: "GET", body: 0, concurrency: 1 },
@@ -35,6 +37,12 @@ const cases: Case[] = [
   { label: "POST 1 MiB, 256 concurrent", method: "POST", body: 1 << 20, concurrency: 256 },
   // More processes than this machine's cores: busy-polling must not starve the peers.
   { label: "GET, 4 client processes x 16 concurrent", method: "GET", body: 0, concurrency: 16, clients: 4 },
+  // Users serve frameworks, not bare handlers: the same server code under a Hono app (with one
+  // middleware) and an Elysia app.
+  { label: "Hono app: GET, 1 concurrent", method: "GET", body: 0, concurrency: 1, app: "hono" },
+  { label: "Hono app: GET, 64 concurrent", method: "GET", body: 0, concurrency: 64, app: "hono" },
+  { label: "Elysia app: GET, 1 concurrent", method: "GET", body: 0, concurrency: 1, app: "elysia" },
+  { label: "Elysia app: GET, 64 concurrent", method: "GET", body: 0, concurrency: 64, app: "elysia" },
 ];
 
 interface Variant extends Case {
@@ -43,7 +51,9 @@ interface Variant extends Case {
 // Transports interleaved, so that each case's three variants run close together in time.
 const variants: Variant[] = cases.flatMap((c) => transports.map((transport) => ({ ...c, transport })));
 const key = (c: Case, transport: Transport) =>
-  `${transport}-${c.method}-${c.body}-${c.concurrency}-${c.clients ?? 1}`;
+  `${c.app === undefined ? "" : `${c.app}-`}${transport}-${c.method}-${c.body}-${c.concurrency}-${
+    c.clients ?? 1
+  }`;
 
 interface Sample {
   req_per_s: number[];
@@ -64,7 +74,7 @@ for (let round = 0; round < rounds; round++) {
         v.concurrency,
         seconds,
         v.clients ?? 1,
-      ]);
+      ], v.app === undefined ? {} : { BENCH_APP: v.app });
       const s = (samples[runtime] ??= {})[key(v, v.transport)] ??= { req_per_s: [], p50_ms: [], p99_ms: [] };
       s.req_per_s.push(Number(r.req_per_s));
       s.p50_ms.push(Number(r.p50_ms));
@@ -114,6 +124,30 @@ for (const runtime of runtimes) {
   (results.runtimes as Record<string, unknown>)[runtime] = out;
   const get64 = ratios["GET, 64 concurrent"];
   const get1 = ratios["GET, 1 concurrent"];
+  for (const app of ["Hono", "Elysia"]) {
+    const many = ratios[`${app} app: GET, 64 concurrent`];
+    const one = ratios[`${app} app: GET, 1 concurrent`];
+    targets.push(
+      {
+        runtime,
+        target: `${app} app, 64 concurrent GET requests: xio req/s >= 4x TCP`,
+        measured: `${many.tcp.toFixed(1)}x`,
+        pass: many.tcp >= 4,
+      },
+      {
+        runtime,
+        target: `${app} app, 64 concurrent GET requests: xio req/s >= 2x the UNIX socket`,
+        measured: `${many.unix.toFixed(1)}x`,
+        pass: many.unix >= 2,
+      },
+      {
+        runtime,
+        target: `${app} app, 1 concurrent GET request: xio req/s >= 5x TCP`,
+        measured: `${one.tcp.toFixed(1)}x`,
+        pass: one.tcp >= 5,
+      },
+    );
+  }
   targets.push(
     {
       runtime,
