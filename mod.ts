@@ -35,6 +35,7 @@ export * from "./socket/mod.ts";
 export { deleteRoute, fetch, serve, setFetchPollMicros, setRoute, XioServer } from "./http/mod.ts";
 export type {
   FetchApp,
+  RequestLimits,
   ServeHandler,
   ServeHandlerInfo,
   ServeInit,

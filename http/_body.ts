@@ -7,6 +7,7 @@
  * @module
  */
 
+import { clearTimeout, setImmediate, setTimeout } from "node:timers";
 import type { SharedBuffer } from "../zero_copy/mod.ts";
 import { ClosedError } from "../errors.ts";
 import { FRAME_END, HEADER_BYTES } from "./_frames.ts";
@@ -388,8 +389,9 @@ export class BodySender {
           return false;
         }
         if (done) break;
-        for (let at = 0; at < value.length; at += DATA_MAX) {
-          const chunk = value.subarray(at, Math.min(value.length, at + DATA_MAX));
+        const bytes = chunkBytes(value);
+        for (let at = 0; at < bytes.length; at += DATA_MAX) {
+          const chunk = bytes.subarray(at, Math.min(bytes.length, at + DATA_MAX));
           if (!(await this.#take(chunk.length + FRAME_CHARGE))) {
             reader.cancel(this.#stopped).catch(() => {});
             return false;
@@ -436,9 +438,15 @@ export class BodySender {
  * Looks at the start of a body: a whole body of at most INLINE_MAX bytes that is already
  * available comes back as `inline` (it travels inside the headers frame); otherwise `stream`
  * yields the same bytes in order.
+ *
+ * `gather` is how a server that buffers what a stream yields at once behaves (Bun's): it waits
+ * for the first chunk, takes every chunk that follows at once (up to GATHER_MAX bytes), and
+ * declares the length of a body that ended meanwhile. Without it, as Deno's server does, only a
+ * body that is one chunk already there is taken whole.
  */
-export async function peekBody(body: ReadableStream<Uint8Array>): Promise<Peeked> {
+export async function peekBody(body: ReadableStream<Uint8Array>, gather = false): Promise<Peeked> {
   const reader = body.getReader();
+  if (gather) return gatherBody(reader);
   // Both reads at once, so that one short wait tells whether the body is one chunk that is
   // already there (as for `new Response("text")`). A body whose bytes are not ready yet (a
   // stream fed later) must not hold the headers back: the peer may be waiting for them.
@@ -455,12 +463,102 @@ export async function peekBody(body: ReadableStream<Uint8Array>): Promise<Peeked
     // and releaseLock() is surprisingly costly in Deno (it builds an error for pending reads).
     if (a.done) return { inline: EMPTY_BYTES, stream: null, length: 0 };
     if (b !== undefined && b.done) {
-      const length = a.value.length;
-      if (length <= INLINE_MAX) return { inline: a.value, stream: null, length };
+      const bytes = chunkBytes(a.value);
+      const length = bytes.length;
+      if (length <= INLINE_MAX) return { inline: bytes, stream: null, length };
       return { inline: undefined, stream: resume(reader, [first, second]), length };
     }
   }
   return { inline: undefined, stream: resume(reader, [first, second]), length: undefined };
+}
+
+/** The most a gathering peek (`peekBody` with `gather`) holds before it sends what it has. */
+const GATHER_MAX = 1 << 20;
+/**
+ * How long a gathering peek waits for a stream's first chunk, in ms. Bun's server waits for it
+ * however long it takes, so that a response whose first chunk waits for something (an SSE feed's
+ * first event; an echo of a request body that its client sends once it has the headers) never
+ * starts; here its headers go after this wait, and its body follows as it comes.
+ */
+const GATHER_FIRST_MS = 20;
+
+/**
+ * What `read` gives within a few microtask turns (or, with `turn`, within one event-loop turn),
+ * or undefined if it has not settled by then (or failed: whoever reads it next sees the error).
+ */
+async function soon(
+  read: Promise<ReadableStreamReadResult<Uint8Array>>,
+  turn = false,
+): Promise<ReadableStreamReadResult<Uint8Array> | undefined> {
+  let result: ReadableStreamReadResult<Uint8Array> | undefined;
+  let settled = false;
+  read.then((r) => {
+    result = r;
+    settled = true;
+  }, () => (settled = true));
+  if (turn) await new Promise<void>((resolve) => setImmediate(resolve));
+  else for (let i = 0; i < 4 && !settled; i++) await null;
+  return result;
+}
+
+/** The first read's result, or undefined if it did not settle within GATHER_FIRST_MS. */
+function firstChunk(
+  read: Promise<ReadableStreamReadResult<Uint8Array>>,
+): Promise<ReadableStreamReadResult<Uint8Array> | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((
+    resolve,
+  ) => (timer = setTimeout(() => resolve(undefined), GATHER_FIRST_MS)));
+  return Promise.race([read, late]).finally(() => clearTimeout(timer));
+}
+
+async function gatherBody(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<Peeked> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined = reader.read();
+  // The first chunk is waited for, a while; each further one only while it comes at once.
+  let result: ReadableStreamReadResult<Uint8Array> | undefined = await soon(pending);
+  if (result === undefined) result = await firstChunk(pending);
+  for (;;) {
+    if (result === undefined) break; // not within the wait: the headers go now, the body after
+    if (result.done) {
+      pending = undefined;
+      break;
+    }
+    const bytes = chunkBytes(result.value);
+    chunks.push(bytes);
+    total += bytes.length;
+    if (total > GATHER_MAX) {
+      pending = undefined;
+      break;
+    }
+    pending = reader.read();
+    // "At once": within an event-loop turn (a native transform, such as a CompressionStream,
+    // hands over its output from outside the microtask queue).
+    result = await soon(pending);
+    if (result === undefined) result = await soon(pending, true);
+    if (result === undefined) break; // not at once (or failed): stream the rest
+  }
+  const ended = result !== undefined && result.done;
+  if (ended && total <= INLINE_MAX) {
+    const inline = chunks.length === 1 ? chunks[0] : concat(chunks, total);
+    return { inline, stream: null, length: total };
+  }
+  const started = chunks.map((value) =>
+    Promise.resolve({ value, done: false } as ReadableStreamReadResult<Uint8Array>)
+  );
+  if (pending !== undefined) started.push(pending);
+  return { inline: undefined, stream: resume(reader, started), length: ended ? total : undefined };
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
 }
 
 /** What `peekBody` found: a whole small body, or a stream; the length if the whole is known. */
@@ -469,6 +567,20 @@ export type Peeked =
   | { inline: undefined; stream: ReadableStream<Uint8Array>; length: number | undefined };
 
 const EMPTY_BYTES = new Uint8Array(0);
+const encoder = new TextEncoder();
+
+/**
+ * A body chunk as bytes. Streams should yield Uint8Arrays, but Bun's server also sends strings
+ * (as UTF-8) and any other buffer, and frameworks rely on it (Elysia streams strings from
+ * generators); so do these streams, in both runtimes.
+ */
+function chunkBytes(chunk: unknown): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (typeof chunk === "string") return encoder.encode(chunk);
+  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (chunk instanceof ArrayBuffer || chunk instanceof SharedArrayBuffer) return new Uint8Array(chunk);
+  throw new TypeError(`A body stream yielded a ${typeof chunk}, not bytes or a string`);
+}
 
 /** A stream that yields the results of the reads already started, then the rest of `reader`. */
 function resume(

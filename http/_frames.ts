@@ -1,7 +1,8 @@
 /**
  * The binary frames of the HTTP layer. Every frame is one shared buffer:
  *
- *     0  u8  type          1 HEADERS (request), 2 HEADERS (response), 3 DATA, 4 END, 5 RST, 6 WINDOW
+ *     0  u8  type          1 HEADERS (request), 2 HEADERS (response), 3 DATA, 4 END, 5 RST, 6 WINDOW,
+ *                          7 DEFAULTS
  *     1  u8  flags         bit 0: the stream ends with this frame; bit 1 (headers frames): the
  *                          body's length is declared after the headers
  *     2  u8  version       FRAME_VERSION; a frame of another version ends the connection
@@ -20,6 +21,10 @@
  * headers so that a receiver builds its Headers without it (a runtime validates every header
  * it is given, which costs microseconds) and adds it only if the application looks.
  * DATA: body bytes. END: nothing. RST: u32 reason. WINDOW: u32 bytes the reader consumed.
+ * DEFAULTS (stream 0, a client's first frame): a header block, the headers that the client's
+ * fetch sends with every request unless the request has its own (user-agent, accept-encoding):
+ * sent once per connection rather than in every request. A server that does not know the type
+ * ignores it.
  *
  * No HTTP/1.1 text is parsed anywhere: lengths are explicit and every one is bounds-checked
  * against the frame, so a malformed frame is a typed error, never an out-of-range read.
@@ -35,6 +40,7 @@ export const FRAME_DATA = 3;
 export const FRAME_END = 4;
 export const FRAME_RESET = 5;
 export const FRAME_WINDOW = 6;
+export const FRAME_DEFAULTS = 7;
 /**
  * The frame format's version, in every frame header. 1: the first versioned format (with the
  * declared body length); frames before it had 0 there.
@@ -171,14 +177,20 @@ export class FrameWriter {
     return this;
   }
 
-  headers(headers: Headers): this {
+  /** The header block: `headers` without the one named `skip`, then `extra` if given. */
+  headers(headers: Headers, skip?: string, extra?: readonly [string, string]): this {
     const countAt = this.#at;
     this.u16(0);
     let count = 0;
     headers.forEach((value, name) => {
+      if (name === skip) return;
       this.string(name).string(value, true);
       count++;
     });
+    if (extra !== undefined) {
+      this.string(extra[0]).string(extra[1], true);
+      count++;
+    }
     this.#bytes[countAt] = count;
     this.#bytes[countAt + 1] = count >>> 8;
     return this;
@@ -250,6 +262,30 @@ export class FrameReader {
     const at = this.#at;
     this.#at = at + 4;
     return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+  }
+
+  /**
+   * The size of the header block that comes next, as HTTP/1.1 would write it, without reading
+   * past it: how many headers, the bytes of all their lines (`name: value` and CRLF), and of the
+   * longest one.
+   */
+  headerBlockSize(): { count: number; bytes: number; longest: number } {
+    const start = this.#at;
+    const count = this.u16();
+    let bytes = 0;
+    let longest = 0;
+    for (let i = 0; i < count; i++) {
+      const name = this.u16();
+      this.#at += name;
+      const value = this.u32();
+      this.#at += value;
+      const line = name + value + 4;
+      bytes += line;
+      if (line > longest) longest = line;
+    }
+    this.#need(0);
+    this.#at = start;
+    return { count, bytes, longest };
   }
 
   /** A declared body length, if the frame has one (flag bit 1). */

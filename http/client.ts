@@ -13,6 +13,7 @@ import { socketDomain } from "../zero_copy/_default.ts";
 import {
   FLAG_END,
   FLAG_LENGTH,
+  FRAME_DEFAULTS,
   FRAME_REQUEST,
   FRAME_RESET,
   FRAME_WINDOW,
@@ -21,7 +22,7 @@ import {
   RESET_CANCEL,
 } from "./_frames.ts";
 import { INLINE_MAX, type StreamHandler, Wire } from "./_wire.ts";
-import { BodyQueue, BodySender, directBody, nativeGetter, NULL_BODY_STATUS, peekBody } from "./_body.ts";
+import { BodyQueue, BodySender, directBody, NULL_BODY_STATUS, peekBody } from "./_body.ts";
 
 let fetchPollMicros = DEFAULT_POLL_MICROS;
 
@@ -76,8 +77,8 @@ export function deleteRoute(origin: string): void {
 // Client
 
 /**
- * The reason phrase an HTTP/1.1 server sends when a handler gives no statusText, so that a
- * client sees the same `statusText` as from `Deno.serve` or `Bun.serve` over TCP.
+ * The reason phrase an HTTP/1.1 server sends for each status (`Deno.serve` and `Bun.serve` send
+ * it whatever statusText a handler gave), so that a client sees the `statusText` it sees over TCP.
  */
 const REASON_PHRASES: Record<number, string> = {
   100: "Continue",
@@ -145,6 +146,8 @@ const REASON_PHRASES: Record<number, string> = {
 };
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 
+const fetchHeaders = new Headers(adapter.fetchHeaders as [string, string][]);
+
 class ClientSession {
   readonly wire: Wire;
   #next = 1;
@@ -153,6 +156,9 @@ class ClientSession {
   constructor(channel: Channel, onClose: () => void) {
     channel.unref(); // an idle session must not keep the process alive
     this.wire = new Wire(channel, () => {}, onClose);
+    // What this runtime's fetch sends with every request, once for the whole connection.
+    this.wire.frame(FRAME_DEFAULTS, 0, 0).headers(fetchHeaders);
+    this.wire.send()?.catch(() => {}); // a failed wire fails its requests
   }
 
   open(handler: StreamHandler): number {
@@ -189,11 +195,42 @@ function session(domain: Domain, service: string): ClientSession {
   return s;
 }
 
+/**
+ * The host a server sees for a request to `xio://<service>/`: `<service>.xio.localhost`, a host
+ * like one a TCP server would see (frameworks that find the path by skipping past the shortest
+ * origin they expect, as Elysia does, need one), and one that fetch sends back over shared
+ * memory, so that a redirect a handler builds from `request.url` stays local. (`*.localhost`
+ * names loopback, so such a URL never leaves the machine either way.)
+ */
+export const LOCAL_HOST_SUFFIX = ".xio.localhost";
+
 /** Where a URL goes: a local service, or (undefined) the runtime's own fetch. */
-function target(url: URL): { service: string; authority: string } | undefined {
-  if (url.protocol === "xio:") return { service: decodeURIComponent(url.hostname), authority: url.host };
+function target(url: URL): Target | undefined {
+  if (url.protocol === "xio:") {
+    const port = url.port === "" ? "" : `:${url.port}`;
+    return {
+      service: decodeURIComponent(url.hostname),
+      authority: url.hostname + LOCAL_HOST_SUFFIX + port,
+      routed: false,
+    };
+  }
   const service = routes.get(url.origin);
-  return service === undefined ? undefined : { service, authority: url.host };
+  if (service !== undefined) return { service, authority: url.host, routed: true };
+  const host = url.hostname;
+  if (
+    host.endsWith(LOCAL_HOST_SUFFIX) && host.length > LOCAL_HOST_SUFFIX.length && url.protocol === "http:"
+  ) {
+    return { service: host.slice(0, -LOCAL_HOST_SUFFIX.length), authority: url.host, routed: false };
+  }
+  return undefined;
+}
+
+/** A local destination: the service, the authority its server sees, and whether TCP is the fallback. */
+interface Target {
+  service: string;
+  authority: string;
+  /** A routed origin: while its service is not here, requests go over TCP as they always did. */
+  routed: boolean;
 }
 
 function networkError(message: string, cause?: unknown): TypeError {
@@ -251,21 +288,33 @@ async function generalFetch(input: RequestInfo | URL, init?: RequestInit): Promi
   let retried = false;
   for (let redirects = 0;; redirects++) {
     const where = target(new URL(request.url));
-    if (where === undefined) return runtimeFetch(request);
+    if (where === undefined) return markRedirected(await runtimeFetch(request), redirects > 0);
     let s: ClientSession;
     try {
       s = session(domain, where.service);
     } catch (error) {
       if (!(error instanceof ConnectionRefusedError)) throw error;
       // A routed origin whose service is not here: the request goes over TCP as it always did.
-      if (new URL(request.url).protocol !== "xio:") return runtimeFetch(request);
+      if (where.routed) return markRedirected(await runtimeFetch(request), redirects > 0);
       throw networkError(`xio: no service "${where.service}" is listening in domain "${domain.name}"`, error);
     }
     let response: Response;
     try {
       response = await exchange(s, request, where.authority, undefined, sizeOf(body));
     } catch (error) {
-      if (!(error instanceof StaleSession)) throw error;
+      if (!(error instanceof StaleSession)) {
+        // A routed service that went away after this request was sent (the connection reset
+        // before any byte of the response): an idempotent request that can be sent again goes
+        // to its origin over TCP, as the route table promises while the service is not here.
+        if (!where.routed || retried || !resetBeforeResponse(error) || !replayable(request, originalBody)) {
+          throw error;
+        }
+        s.wire.close();
+        retried = true;
+        redirects--;
+        if (request.body !== null) request = new Request(request, { body, duplex: "half" } as RequestInit);
+        continue;
+      }
       // The server went away since the last request: reconnect once (or fall back to TCP).
       s.wire.close();
       if (retried) {
@@ -285,7 +334,9 @@ async function generalFetch(input: RequestInfo | URL, init?: RequestInit): Promi
       }
       continue;
     }
-    if (!REDIRECT_STATUS.has(response.status) || request.redirect === "manual") return response;
+    if (!REDIRECT_STATUS.has(response.status) || request.redirect === "manual") {
+      return markRedirected(response, redirects > 0);
+    }
     if (request.redirect === "error") {
       await response.body?.cancel();
       throw networkError(`Redirect to ${response.headers.get("location")} refused (redirect: "error")`);
@@ -314,6 +365,33 @@ async function generalFetch(input: RequestInfo | URL, init?: RequestInit): Promi
       }
     }
   }
+}
+
+/**
+ * `response` as fetch returns it after following `redirected` redirects: with `redirected` set
+ * (a response from the runtime's own fetch, after redirects followed here first, gets the
+ * property on the instance).
+ */
+function markRedirected(response: Response, redirected: boolean): Response {
+  if (!redirected || response.redirected) return response;
+  if (response instanceof FetchResponse) response[kRedirected] = true;
+  else Object.defineProperty(response, "redirected", { value: true });
+  return response;
+}
+
+/** Whether a fetch failed because its connection reset before the response began. */
+function resetBeforeResponse(error: unknown): boolean {
+  const cause = error instanceof TypeError ? error.cause : undefined;
+  return cause instanceof ConnectionResetError || cause instanceof BrokenPipeError ||
+    cause instanceof ClosedError;
+}
+
+/** The methods that a server may be asked twice (RFC 9110 idempotent methods). */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+
+/** Whether `request` may be sent again: idempotent, with a body that is still at hand. */
+function replayable(request: Request, body: BodyInit | null): boolean {
+  return IDEMPOTENT.has(request.method) && (request.body === null || !(body instanceof ReadableStream));
 }
 
 /** The bytes of a buffer body, without a copy. */
@@ -417,20 +495,21 @@ class CopyHold {
  */
 async function quickFetch(input: string, init: RequestInit | undefined): Promise<Response> {
   const slash = input.indexOf("/", 6);
-  const authority = slash < 0 ? input.slice(6) : input.slice(6, slash);
+  const service = slash < 0 ? input.slice(6) : input.slice(6, slash);
   let path = slash < 0 ? "/" : input.slice(slash);
   const hash = path.indexOf("#");
   if (hash >= 0) path = path.slice(0, hash);
-  if (authority === "" || /[\s%@:\[\]]/.test(authority) || /[\s#\\]/.test(path)) {
+  if (service === "" || /[\s%@:\[\]]/.test(service) || /[\s#\\]/.test(path)) {
     return generalFetch(input, init); // anything unusual takes the general path
   }
+  const authority = service + LOCAL_HOST_SUFFIX;
   const domain = socketDomain(undefined);
   let s: ClientSession;
   try {
-    s = session(domain, authority);
+    s = session(domain, service);
   } catch (error) {
     if (!(error instanceof ConnectionRefusedError)) throw error;
-    throw networkError(`xio: no service "${authority}" is listening in domain "${domain.name}"`, error);
+    throw networkError(`xio: no service "${service}" is listening in domain "${domain.name}"`, error);
   }
   const method = init?.method?.toUpperCase() ?? "GET";
   let headers = init?.headers === undefined ? EMPTY_HEADERS : new Headers(init.headers);
@@ -508,7 +587,7 @@ interface Outgoing {
   readonly signal: AbortSignal | undefined;
 }
 
-const responseStatusText = nativeGetter(Response.prototype, "statusText");
+const kRedirected = Symbol("redirected");
 
 /**
  * The Response that fetch returns. Only `url` differs from a plain Response, as it does for the
@@ -516,20 +595,45 @@ const responseStatusText = nativeGetter(Response.prototype, "statusText");
  */
 class FetchResponse extends directBody(Response) {
   #url: string;
+  /** Whether fetch followed a redirect to get here (see `markRedirected`). */
+  [kRedirected] = false;
 
-  constructor(body: BodyInit | null, init: ResponseInit, url: string, queue?: BodyQueue, length?: number) {
+  #chunked: boolean;
+
+  constructor(
+    body: BodyInit | null,
+    init: ResponseInit,
+    url: string,
+    chunked = false,
+    queue?: BodyQueue,
+    length?: number,
+  ) {
     super(body, init);
     this.#url = url;
+    this.#chunked = chunked;
     this.attachBody(queue, length);
+  }
+
+  /** Also `transfer-encoding: chunked` for a body of undeclared length, as over HTTP/1.1. */
+  override completeHeaders(headers: Headers): void {
+    if (this.#chunked && !headers.has("transfer-encoding")) headers.set("transfer-encoding", "chunked");
+    super.completeHeaders(headers);
   }
 
   override get url(): string {
     return this.#url;
   }
 
-  /** The server's, or else the reason phrase an HTTP/1.1 server sends for the status. */
+  override get redirected(): boolean {
+    return this[kRedirected];
+  }
+
+  /**
+   * The reason phrase of the status, as an HTTP/1.1 server sends it: the runtimes' servers send
+   * the standard phrase whatever statusText a handler gave (and none for a status without one).
+   */
   override get statusText(): string {
-    return (responseStatusText.call(this) as string) || (REASON_PHRASES[this.status] ?? "");
+    return REASON_PHRASES[this.status] ?? "";
   }
 
   /** A copy that keeps the URL (a plain Response's clone would not know it). */
@@ -537,8 +641,61 @@ class FetchResponse extends directBody(Response) {
     const headers = this.headers;
     const copy = super.clone();
     const init: ResponseInit = { status: copy.status, statusText: this.statusText, headers };
-    return new FetchResponse(copy.body, init, this.#url) as this;
+    const clone = new FetchResponse(copy.body, init, this.#url);
+    clone[kRedirected] = this[kRedirected];
+    return clone as this;
   }
+}
+
+/** The DecompressionStream format of each content coding. */
+const FORMATS: Record<string, CompressionFormat> = {
+  gzip: "gzip",
+  "x-gzip": "gzip",
+  deflate: "deflate",
+  br: "brotli" as CompressionFormat,
+  zstd: "zstd" as CompressionFormat,
+};
+
+/** The codings this runtime's fetch decodes: those it asks for in `accept-encoding`. */
+const DECODERS: Record<string, CompressionFormat> = (() => {
+  const accepted = adapter.fetchHeaders.find(([name]) => name === "accept-encoding")?.[1] ?? "";
+  const out: Record<string, CompressionFormat> = {};
+  for (const token of accepted.split(",")) {
+    const name = token.trim();
+    if (FORMATS[name] !== undefined) out[name] = FORMATS[name];
+  }
+  if (out.gzip !== undefined) out["x-gzip"] = "gzip";
+  return out;
+})();
+
+/**
+ * `body` decoded from the codings `coding` lists (the last applied first), or null if it lists
+ * none that fetch decodes (identity, or one this runtime cannot decode: the bytes then come as
+ * they are, as from a runtime's fetch that does not know the coding).
+ */
+function decode(body: BodyInit, coding: string): ReadableStream<Uint8Array> | null {
+  const formats: CompressionFormat[] = [];
+  for (const token of coding.toLowerCase().split(",").reverse()) {
+    const name = token.trim();
+    if (name === "" || name === "identity") continue;
+    const format = DECODERS[name];
+    if (format === undefined) return null;
+    formats.push(format);
+  }
+  if (formats.length === 0) return null;
+  let streams: DecompressionStream[];
+  try {
+    streams = formats.map((format) => new DecompressionStream(format));
+  } catch {
+    return null; // a coding this runtime cannot decode
+  }
+  let stream = body instanceof ReadableStream
+    ? body as ReadableStream<Uint8Array>
+    : new Response(body as Uint8Array<ArrayBuffer>).body!;
+  for (const decoder of streams) {
+    stream = stream.pipeThrough(decoder as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
+  }
+  return stream;
 }
 
 /** Frees what a fetch response holds in shared memory once its body can no longer be read. */
@@ -607,13 +764,12 @@ class ClientStream implements StreamHandler {
     if (this.#headed) throw new FrameError(`Stream ${this.id} sent its headers twice`);
     this.#headed = true;
     const status = frame.u16();
-    const statusText = frame.string();
+    frame.string(); // the handler's statusText: fetch shows the standard phrase, as over HTTP/1.1
     const headers = frame.headersInit();
     const length = frame.bodyLength();
     if (status < 200 || status > 599) throw new FrameError(`A response status of ${status} is not valid`);
     // Only what differs from the defaults: every member given costs a conversion.
     const init: ResponseInit = { status };
-    if (statusText !== "") init.statusText = statusText;
     if (headers !== undefined) init.headers = headers;
     const nullBody = this.#method === "HEAD" || NULL_BODY_STATUS.has(status);
     let body: BodyInit | null = null;
@@ -633,9 +789,16 @@ class ClientStream implements StreamHandler {
       // collected, nobody can read what is queued in shared memory.
       dropped.register(body, this);
     }
+    // A body in a content coding is decoded, as fetch decodes it (headers left as they came).
+    const coding = body === null ? null : headers?.get("content-encoding") ?? null;
+    const decoded = coding === null ? null : decode(body!, coding);
     let response: Response;
     try {
-      response = new FetchResponse(body, init, this.#url, this.body, length);
+      // A body of undeclared length came chunked, as fetch's headers say over HTTP/1.1.
+      const chunked = !end && length === undefined && !nullBody;
+      response = decoded === null
+        ? new FetchResponse(body, init, this.#url, chunked, this.body, length)
+        : new FetchResponse(decoded, init, this.#url, chunked, undefined, length);
     } catch (error) {
       throw new FrameError(`The response cannot be built: ${(error as Error).message}`);
     }

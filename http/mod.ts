@@ -31,5 +31,12 @@ export { deleteRoute, fetch, setFetchPollMicros, setRoute } from "./client.ts";
 export { serve, XioServer } from "./server.ts";
 export { FrameError } from "../errors.ts";
 export { DEFAULT_POLL_MICROS } from "../zero_copy/mod.ts";
-export type { FetchApp, ServeHandler, ServeHandlerInfo, ServeInit, ServeOptions } from "./types.ts";
+export type {
+  FetchApp,
+  RequestLimits,
+  ServeHandler,
+  ServeHandlerInfo,
+  ServeInit,
+  ServeOptions,
+} from "./types.ts";
 export type { TcpServer } from "../runtime/mod.ts";

@@ -14,6 +14,7 @@ import type { XioAddr } from "../socket/mod.ts";
 import {
   FLAG_END,
   FLAG_LENGTH,
+  FRAME_DEFAULTS,
   FRAME_REQUEST,
   FRAME_RESET,
   FRAME_RESPONSE,
@@ -25,7 +26,24 @@ import {
 } from "./_frames.ts";
 import { INLINE_MAX, type StreamHandler, Wire } from "./_wire.ts";
 import { BodyQueue, BodySender, directBody, NULL_BODY_STATUS, peekBody } from "./_body.ts";
-import type { FetchApp, ServeHandler, ServeHandlerInfo, ServeInit, ServeOptions } from "./types.ts";
+import type {
+  FetchApp,
+  RequestLimits,
+  ServeHandler,
+  ServeHandlerInfo,
+  ServeInit,
+  ServeOptions,
+} from "./types.ts";
+
+/**
+ * The largest body the runtime may hand over whole (see `Adapter.completeBody`): one already in
+ * memory, whose length is then declared as the runtime's server declares it.
+ */
+const COMPLETE_MAX = 64 * 1024 * 1024;
+const habits = adapter.server;
+
+/** A header name as HTTP has it (a token). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** A running server, as `Deno.serve` returns. */
 export class XioServer implements AsyncDisposable {
@@ -47,6 +65,7 @@ export class XioServer implements AsyncDisposable {
     this.addr = addr;
     this.finished = new Promise((resolve) => (this.#done = resolve));
     const onError = options.onError ?? defaultOnError;
+    const limits = resolveLimits(options.limits);
     this.#accepting = (async () => {
       for await (const channel of listener) {
         const connection = new ServerConnection(
@@ -55,6 +74,7 @@ export class XioServer implements AsyncDisposable {
           onError,
           addr,
           () => this.#draining,
+          limits,
         );
         this.#connections.add(connection);
         connection.wire.done.then(() => this.#connections.delete(connection));
@@ -106,6 +126,36 @@ export class XioServer implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.shutdown();
   }
+}
+
+/** {@linkcode RequestLimits} with every bound set, and the status that refuses a request over one. */
+interface Limits {
+  headerCount: number;
+  headBytes: number;
+  headerBytes: number;
+  urlBytes: number;
+  status: number;
+}
+
+/** What the runtimes' servers send with a refusal: they close the connection after it. */
+const REFUSAL_HEADERS = new Headers({ connection: "close" });
+
+function resolveLimits(given: RequestLimits | undefined): Limits {
+  const own = habits.limits;
+  const bound = (name: keyof RequestLimits, fallback: number) => {
+    const value = given?.[name];
+    if (value === undefined) return fallback;
+    number(`serve's limits.${name}`, value, 1, 2 ** 31);
+    return value;
+  };
+  const headBytes = bound("headBytes", own.headBytes);
+  return {
+    headerCount: bound("headerCount", own.headerCount),
+    headBytes,
+    headerBytes: bound("headerBytes", headBytes),
+    urlBytes: bound("urlBytes", headBytes),
+    status: own.status,
+  };
 }
 
 function defaultOnError(error: unknown): Response {
@@ -167,6 +217,11 @@ class ServerStream implements StreamHandler {
     this.body = streamed ? new BodyQueue((bytes) => wire.control(FRAME_WINDOW, id, bytes)) : undefined;
   }
 
+  /** The headers the client's fetch sends with every request, if it said (DEFAULTS). */
+  get defaults(): readonly [string, string][] | undefined {
+    return this.#connection.defaults;
+  }
+
   /** The request's signal, aborted when the client cancels the request or goes away. */
   get signal(): AbortSignal {
     if (this.#abort === undefined) {
@@ -224,15 +279,20 @@ class ServerRequest extends directBody(Request) {
   }
 
   /**
-   * Also what a request over HTTP/1.1 always carries: `host` (the URL's), and the
-   * `accept: *\/*` that fetch adds.
+   * Also what a request over HTTP/1.1 carries: `host` (the URL's), and what the client's fetch
+   * sends with every request (its DEFAULTS frame; `accept: *\/*` from a client that sent none).
    */
   override completeHeaders(headers: Headers): void {
     if (!headers.has("host")) {
       const url = this.url; // http://<authority>/<path>
       headers.set("host", url.slice(7, url.indexOf("/", 7)));
     }
-    if (!headers.has("accept")) headers.set("accept", "*/*");
+    const defaults = this.#stream.defaults;
+    if (defaults === undefined) {
+      if (!headers.has("accept")) headers.set("accept", "*/*");
+    } else {
+      for (const [name, value] of defaults) if (!headers.has(name)) headers.set(name, value);
+    }
     super.completeHeaders(headers);
   }
 
@@ -245,12 +305,15 @@ class ServerRequest extends directBody(Request) {
 
 class ServerConnection {
   readonly wire: Wire;
+  /** What the client's fetch sends with every request (its DEFAULTS frame), if it said. */
+  defaults: [string, string][] | undefined;
   #inFlight = 0;
   #idle: (() => void) | undefined;
   #app: ServeHandler;
   #onError: (error: unknown) => Response | Promise<Response>;
   #remote: XioAddr;
   #draining: () => boolean;
+  #limits: Limits;
 
   constructor(
     channel: Channel,
@@ -258,7 +321,9 @@ class ServerConnection {
     onError: (error: unknown) => Response | Promise<Response>,
     addr: XioAddr,
     draining: () => boolean,
+    limits: Limits,
   ) {
+    this.#limits = limits;
     this.#app = app;
     this.#onError = onError;
     this.#remote = { ...addr, name: `client-${channel.index}` };
@@ -283,6 +348,16 @@ class ServerConnection {
   }
 
   #onRequest(frame: FrameReader): void {
+    if (frame.type === FRAME_DEFAULTS && frame.stream === 0) {
+      const defaults = frame.headers();
+      for (const [name, value] of defaults) {
+        if (!HEADER_NAME.test(name) || /[\0\r\n]/.test(value)) {
+          throw new FrameError(`A default header is not valid: ${JSON.stringify(name)}`);
+        }
+      }
+      this.defaults = defaults;
+      return;
+    }
     if (frame.type !== FRAME_REQUEST) return; // a late frame of a finished stream
     const id = frame.stream;
     if (this.#draining()) {
@@ -292,6 +367,15 @@ class ServerConnection {
     const method = frame.string();
     const authority = frame.string();
     const path = frame.string(true);
+    if (this.#overLimits(frame, method, authority, path)) {
+      // Refused before any handler runs, as the runtime's own server refuses it.
+      const declares = habits.limits.declaresLength;
+      const frame = this.wire.frame(FRAME_RESPONSE, FLAG_END | (declares ? FLAG_LENGTH : 0), id)
+        .u16(this.#limits.status).string("").headers(REFUSAL_HEADERS);
+      if (declares) frame.bodyLength(0);
+      this.wire.send()?.catch(() => {});
+      return;
+    }
     const headers = frame.headersInit();
     const length = frame.bodyLength();
     const end = (frame.flags & FLAG_END) !== 0;
@@ -304,6 +388,25 @@ class ServerConnection {
     this.wire.streams.set(id, stream);
     this.#inFlight++;
     this.#serve(stream, method, `http://${authority}${path}`, headers, inline, length);
+  }
+
+  /**
+   * Whether the request's head is over a limit, measured as HTTP/1.1 would write it: the
+   * request line, `host`, the headers the client's fetch sends with every request, and the
+   * request's own.
+   */
+  #overLimits(frame: FrameReader, method: string, authority: string, path: string): boolean {
+    const limits = this.#limits;
+    const block = frame.headerBlockSize();
+    let count = block.count + 1;
+    let bytes = method.length + path.length + 12 + authority.length + 8 + block.bytes + 2;
+    const defaults = this.defaults;
+    if (defaults !== undefined) {
+      count += defaults.length;
+      for (const [name, value] of defaults) bytes += name.length + value.length + 4;
+    }
+    return count > limits.headerCount || bytes > limits.headBytes || block.longest > limits.headerBytes ||
+      path.length > limits.urlBytes;
   }
 
   /** Runs the handler and sends its response. Never rejects. */
@@ -361,33 +464,52 @@ class ServerConnection {
     // when the headers are first read, but not once the body has become a stream.
     const headers = response.headers;
     const status = response.status;
-    // A small body the runtime can hand over whole skips the stream (Bun: a string, bytes, JSON).
-    const complete = adapter.completeBody(response, INLINE_MAX);
+    // A body the runtime can hand over whole skips the stream (Bun: a string, bytes, JSON).
+    const complete = adapter.completeBody(response, COMPLETE_MAX);
     const source = complete === undefined ? response.body : null;
+    // A header the runtime's server would add (content-type) or drop (transfer-encoding).
+    let extra: readonly [string, string] | undefined;
+    let skip: string | undefined;
     if (complete !== undefined) {
       const bytes = complete instanceof Uint8Array ? complete : await complete;
       length = bytes.length;
       if (method !== "HEAD") {
         if (length <= INLINE_MAX) inline = bytes;
         else large = bytes;
+        const implied = habits.impliedContentType;
+        if (implied !== undefined && length > 0 && !headers.has("content-type")) {
+          extra = ["content-type", implied];
+        }
       }
     } else if (source === null) {
       if (!NULL_BODY_STATUS.has(status)) length = 0;
     } else if (method === "HEAD") {
       // No body, but the length it would have, as an HTTP/1.1 server answers HEAD.
-      const peeked = await peekBody(source);
+      const peeked = await peekBody(source, habits.gathersStreams);
       length = peeked.length;
       await peeked.stream?.cancel();
     } else {
-      ({ inline, stream: body, length } = await peekBody(source));
+      ({ inline, stream: body, length } = await peekBody(source, habits.gathersStreams));
+      const implied = habits.impliedStreamContentType;
+      if (implied !== undefined && length !== undefined && length > 0 && !headers.has("content-type")) {
+        extra = ["content-type", implied];
+      }
+    }
+    // No length for a status that has no body, as the runtimes' servers send none.
+    if (NULL_BODY_STATUS.has(status)) length = undefined;
+    if (headers.has("transfer-encoding")) {
+      // A handler's own transfer-encoding: Deno's server keeps it (and then declares no length),
+      // Bun's drops it.
+      if (habits.keepsTransferEncoding) length = undefined;
+      else skip = "transfer-encoding";
     }
     // A body known whole is declared, as an HTTP/1.1 server declares it.
     const flags = (body === null && large === undefined ? FLAG_END : 0) |
       (length !== undefined ? FLAG_LENGTH : 0);
     const frame = wire.frame(FRAME_RESPONSE, flags, stream.id)
       .u16(status)
-      .string(response.statusText)
-      .headers(headers);
+      .string("") // the reason phrase: clients show the standard one, as over HTTP/1.1
+      .headers(headers, skip, extra);
     if (length !== undefined) frame.bodyLength(length);
     if (inline !== undefined) frame.bytes(inline);
     await wire.send();

@@ -47,6 +47,24 @@ export interface ServeOptions {
    * 25 µs and costs nothing while idle; 0 sleeps at once.
    */
   pollMicros?: number;
+  /**
+   * The most a request may make the server hold before its handler runs. A request over any of
+   * them is answered as the runtime's own server answers it (Deno: 400, Bun: 431) and never
+   * reaches the handler. The defaults are the runtime's own.
+   */
+  limits?: RequestLimits;
+}
+
+/** Bounds on a request's head, as an HTTP/1.1 server sets them. See {@linkcode ServeOptions.limits}. */
+export interface RequestLimits {
+  /** Headers per request, `host` included (Deno 128, Bun 198). */
+  headerCount?: number;
+  /** Bytes of the whole head as HTTP/1.1 writes it: request line and header lines (Deno 64 KiB, Bun 16 KiB). */
+  headBytes?: number;
+  /** Bytes of one header line, name and value (default: `headBytes`). */
+  headerBytes?: number;
+  /** Bytes of the path and query (default: `headBytes`). */
+  urlBytes?: number;
 }
 
 /** {@linkcode ServeOptions} with the handler inside, as `Deno.serve({ handler })` takes. */

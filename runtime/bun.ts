@@ -10,6 +10,7 @@ import { estimateShallowMemoryUsageOf } from "bun:jsc";
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
 import process from "node:process";
 import type { Adapter, Doorbell, DoorbellHandlers, TcpServeOptions, TcpServer } from "./mod.ts";
+import { bunServeHandler, teachRequestIP } from "./bun_routes.ts";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
@@ -37,6 +38,8 @@ function probeEstimate(): number {
     const expected = estimate(new Response(live())) === base &&
       estimate(new Response(live(), { status: 201, headers: { "x-probe": "x".repeat(64) } })) === base &&
       estimate(new Response("four")) === base + 4 &&
+      estimate(new Response(live(), { statusText: "Made" })) === base + 4 &&
+      estimate(new Response("four", { statusText: "Made" })) === base + 8 &&
       estimate(new Response(new Uint8Array(100))) === base + 100 &&
       Bun.peek.status(new Response("four").bytes()) === "fulfilled";
     return expected ? base : -1;
@@ -48,6 +51,25 @@ function probeEstimate(): number {
 /** The Bun implementation of {@linkcode Adapter}. */
 export const adapter: Adapter = {
   name: "bun",
+  fetchHeaders: [
+    ["accept", "*/*"],
+    ["accept-encoding", "gzip, deflate, br, zstd"],
+    ["connection", "keep-alive"],
+    ["user-agent", `Bun/${Bun.version}`],
+  ],
+  server: {
+    // Bun's server labels a string or an untyped Blob "text/plain;charset=utf-8" and bytes
+    // "application/octet-stream"; nothing public tells a string body from a bytes body (both are
+    // the same in-memory blob to every API), so both get the label of the commoner, a string.
+    impliedContentType: "text/plain;charset=utf-8",
+    // Likewise a native stream (a body passed on from another Response) gets
+    // "application/octet-stream" and a JavaScript one none; the label goes to the commoner.
+    impliedStreamContentType: "application/octet-stream",
+    keepsTransferEncoding: false,
+    gathersStreams: true,
+    // Measured against the runtime's server (a request one over is refused).
+    limits: { headerCount: 198, headBytes: 16 * 1024, status: 431, declaresLength: false },
+  },
   listenDoorbell(path: string, mode: number, handlers: DoorbellHandlers): Doorbell {
     try {
       unlinkSync(path);
@@ -92,9 +114,15 @@ export const adapter: Adapter = {
     // A subclass may override the getters checked below (the estimate counts the stored
     // values), and a body already read in part reports its whole size: both are streamed.
     if (Object.getPrototypeOf(response) !== Response.prototype || response.bodyUsed) return undefined;
-    const size = estimateShallowMemoryUsageOf(response) - base;
-    // A url or statusText counts too: a fetched Response (url) may carry a live stream.
-    if (size <= 0 || size > max || response.url !== "" || response.statusText !== "") return undefined;
+    let size = estimateShallowMemoryUsageOf(response) - base;
+    // A statusText counts too, a byte per character when it is ASCII (as the probe checks).
+    const statusText = response.statusText;
+    if (statusText !== "") {
+      if (!/^[\x20-\x7e]+$/.test(statusText)) return undefined;
+      size -= statusText.length;
+    }
+    // A fetched Response (one with a url) may carry a live stream.
+    if (size <= 0 || size > max || response.url !== "") return undefined;
     // Fulfilled at once for bytes in memory. A native stream of known size (at most `max`)
     // is read to its end first. (A string is measured as stored, one or two bytes a
     // character: its UTF-8 may be up to twice `size`.)
@@ -125,12 +153,15 @@ export const adapter: Adapter = {
     const original = Bun.serve;
     // deno-lint-ignore no-explicit-any
     const wrapped = (options: any, ...rest: any[]) => {
-      if (options && typeof options.fetch === "function") {
-        const app = options;
-        onServe((request, info) => app.fetch(request, info));
-      }
-      // deno-lint-ignore no-explicit-any
-      return (original as any).call(Bun, options, ...rest);
+      // Its routes and its fetch, with Bun's server (as handlers get it) once it exists.
+      const made: { server?: object } = {};
+      const handler = options !== null && typeof options === "object"
+        ? bunServeHandler(options, () => made.server)
+        : undefined;
+      if (handler !== undefined) onServe(handler);
+      made.server = original.call(Bun, options, ...rest);
+      if (handler !== undefined) teachRequestIP(made.server as { requestIP?: (request: Request) => unknown });
+      return made.server;
     };
     // Bun.serve is writable but not configurable.
     Bun.serve = wrapped;

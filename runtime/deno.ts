@@ -10,6 +10,20 @@ import type { Adapter, Doorbell, DoorbellHandlers, TcpServeOptions, TcpServer } 
 /** The Deno implementation of {@linkcode Adapter}. */
 export const adapter: Adapter = {
   name: "deno",
+  fetchHeaders: [
+    ["accept", "*/*"],
+    ["accept-encoding", "gzip,br"],
+    ["accept-language", "*"],
+    ["user-agent", `Deno/${Deno.version.deno}`],
+  ],
+  server: {
+    impliedContentType: undefined,
+    impliedStreamContentType: undefined,
+    keepsTransferEncoding: true,
+    gathersStreams: false,
+    // Measured against the runtime's server (a request one over is refused).
+    limits: { headerCount: 128, headBytes: 64 * 1024, status: 400, declaresLength: true },
+  },
   listenDoorbell(path: string, mode: number, handlers: DoorbellHandlers): Doorbell {
     try {
       Deno.removeSync(path);
@@ -95,9 +109,11 @@ export const adapter: Adapter = {
     // deno-lint-ignore no-explicit-any
     const wrapped = (...args: any[]) => {
       const handler = args.find((a) => typeof a === "function") ??
-        args.find((a) => a && typeof a === "object" && typeof a.handler === "function")?.handler ??
-        args.find((a) => a && typeof a === "object" && typeof a.fetch === "function")?.fetch;
+        args.find((a) => a && typeof a === "object" && typeof a.handler === "function")?.handler;
+      const app = args.find((a) => a && typeof a === "object" && typeof a.fetch === "function");
       if (handler) onServe(handler);
+      // deno-lint-ignore no-explicit-any
+      else if (app) onServe((request, info) => app.fetch(request, info as any));
       // deno-lint-ignore no-explicit-any
       return (original as any).apply(Deno, args);
     };

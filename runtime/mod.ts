@@ -29,6 +29,11 @@ export interface Adapter {
    * a stale socket file. It never keeps the process alive.
    */
   listenDoorbell(path: string, mode: number, handlers: DoorbellHandlers): Doorbell;
+  /**
+   * The request headers the runtime's own fetch sends unless told otherwise, as its server sees
+   * them (`host` and `content-length` aside): what a handler sees from a fetch over TCP.
+   */
+  readonly fetchHeaders: readonly [string, string][];
   /** An environment variable, or undefined if unset or not permitted. */
   env(name: string): string | undefined;
   /** Whether a file exists (and is readable). */
@@ -43,6 +48,8 @@ export interface Adapter {
    * must be read as a stream, since it may be live.
    */
   completeBody(response: Response, max: number): Uint8Array | Promise<Uint8Array> | undefined;
+  /** What the runtime's own HTTP server does that a client can see, for `serve` to do alike. */
+  readonly server: ServerHabits;
   /** Serves `handler` over TCP with the runtime's own HTTP server (Deno.serve or Bun.serve). */
   serveTcp(options: TcpServeOptions, handler: (request: Request) => Response | Promise<Response>): TcpServer;
   /**
@@ -52,6 +59,33 @@ export interface Adapter {
   interceptServe(
     onServe: (handler: (request: Request, info: unknown) => Response | Promise<Response>) => void,
   ): void;
+}
+
+/** What a runtime's own HTTP server does with a handler's response, as its clients see it. */
+export interface ServerHabits {
+  /**
+   * The content-type it sends for a body that `completeBody` took and whose headers name none
+   * (Bun's server adds one; a Deno Response has it in its headers already).
+   */
+  readonly impliedContentType: string | undefined;
+  /** The content-type it sends for a stream that ended at once and whose headers name none. */
+  readonly impliedStreamContentType: string | undefined;
+  /**
+   * Whether it keeps a `transfer-encoding` header that a handler set (and then declares no
+   * length), as Deno's does; Bun's drops it.
+   */
+  readonly keepsTransferEncoding: boolean;
+  /**
+   * Whether it waits for a stream's first chunk and takes what follows at once, declaring the
+   * length of a stream that ended meanwhile (Bun's), or declares only a body of one chunk that
+   * is there at once (Deno's). See `peekBody`.
+   */
+  readonly gathersStreams: boolean;
+  /**
+   * The bounds of a request's head, and how it refuses a request over them: the status, with
+   * `connection: close`, and an empty body of declared length or not.
+   */
+  readonly limits: { headerCount: number; headBytes: number; status: number; declaresLength: boolean };
 }
 
 /** Options of {@linkcode Adapter.serveTcp}. */

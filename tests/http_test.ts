@@ -1,9 +1,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Hono } from "hono";
+import { Elysia } from "elysia";
 import { stream as honoStream } from "hono/streaming";
 import {
   DEFAULT_POLL_MICROS,
+  deleteRoute,
   Domain,
   fetch,
   type FetchApp,
@@ -145,10 +147,11 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     assert.equal(sentParams.statusText, "Created");
     assert.equal(sentBlob.statusText, "Not Found");
     assert.equal(blob.statusText, "OK");
-    // What every HTTP/1.1 request carries, and fetch's default accept, unless the client sent its own.
-    assert.equal(await (await fetch(`xio://${name}/host`)).text(), `${name} */*`);
+    // What every HTTP/1.1 request carries (a host like one a TCP server sees), and fetch's
+    // default accept, unless the client sent its own.
+    assert.equal(await (await fetch(`xio://${name}/host`)).text(), `${name}.xio.localhost */*`);
     const typed = await fetch(`xio://${name}/host`, { headers: { accept: "text/html" } });
-    assert.equal(await typed.text(), `${name} text/html`);
+    assert.equal(await typed.text(), `${name}.xio.localhost text/html`);
     await server.shutdown();
   });
 
@@ -233,9 +236,11 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     assert.equal(text(runtime.completeBody(new Response("ok"), 100)), expected("ok"));
     assert.equal(text(runtime.completeBody(Response.json({ a: 1 }), 100)), expected('{"a":1}'));
     assert.equal(text(runtime.completeBody(new Response(new Uint8Array([65, 66])), 100)), expected("AB"));
+    // An ASCII statusText is counted by Bun's estimate with the body, and taken off again.
+    assert.equal(text(runtime.completeBody(new Response("ok", { statusText: "Fine" }), 100)), expected("ok"));
     const notTaken = [
       new Response("x".repeat(101)), // larger than asked for
-      new Response("ok", { statusText: "Fine" }), // counted by Bun's estimate with the body
+      new Response("ok", { statusText: "Finé" }), // not ASCII: counted as Bun stores it
       new Response(live()),
       new Response(live(), { status: 201, headers: { "content-type": "text/event-stream" } }),
       new Response(new Response("rewrapped").body),
@@ -842,6 +847,111 @@ describe(`HTTP over shared memory (${runtimeName})`, () => {
     // The service is gone: the same code now reaches the TCP server.
     assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), "via tcp");
     await tcp.shutdown();
+  });
+
+  test("a routed GET whose service dies before answering goes to its origin over TCP", async () => {
+    const tcp = serve(
+      { name: "route-fallback-tcp", port: 0, hostname: "127.0.0.1" },
+      () => new Response("via tcp"),
+    );
+    const origin = `http://127.0.0.1:${tcp.tcp!.addr.port}`;
+    const doomed = peer(["server", domain.name, "route-dies"]);
+    await doomed.waitFor("ready", 20_000);
+    setRoute(origin, "route-dies");
+    try {
+      // Sent over shared memory, where the handler never answers; then its process dies.
+      const pending = fetch(`${origin}/hang`);
+      const posted = fetch(`${origin}/hang`, { method: "POST", body: "not idempotent" });
+      posted.catch(() => {}); // it rejects before it is awaited
+      await delay(100);
+      doomed.child.kill("SIGKILL");
+      assert.equal(await (await within(5000, pending, "the GET, over TCP")).text(), "via tcp");
+      // A POST may have reached its handler: it is not sent again.
+      await assert.rejects(within(5000, posted, "the POST fails"), TypeError);
+    } finally {
+      deleteRoute(origin);
+      await tcp.shutdown();
+    }
+  });
+
+  test("a redirect a handler builds from request.url stays on shared memory", async () => {
+    const [name, server] = start((request) => {
+      const url = new URL(request.url);
+      if (url.pathname === "/from") return Response.redirect(new URL("/to?x=1", request.url).href, 302);
+      return new Response(`at ${url.pathname}${url.search} on ${url.host}`);
+    });
+    const response = await fetch(`xio://${name}/from`);
+    assert.equal(response.redirected, true);
+    assert.equal(response.url, `http://${name}.xio.localhost/to?x=1`);
+    assert.equal(await response.text(), `at /to?x=1 on ${name}.xio.localhost`);
+    // Not followed: the Location as the server sent it, and not redirected.
+    const manual = await fetch(`xio://${name}/from`, { redirect: "manual" });
+    assert.equal(manual.redirected, false);
+    assert.equal(manual.headers.get("location"), `http://${name}.xio.localhost/to?x=1`);
+    // The local host is this service to fetch, and to nobody else a network error, never DNS.
+    assert.equal(
+      await (await fetch(`http://${name}.xio.localhost/plain`)).text(),
+      `at /plain on ${name}.xio.localhost`,
+    );
+    await assert.rejects(fetch("http://nobody-here.xio.localhost/"), TypeError);
+    await server.shutdown();
+  });
+
+  test("a framework that skips past the shortest origin finds the path under a short name", async () => {
+    // Elysia looks for the path from the eleventh character of the URL on.
+    const app = new Elysia().get("/ping", () => "pong");
+    const server = serve({ name: "a" }, { fetch: (request: Request) => app.handle(request) });
+    const response = await fetch("xio://a/ping");
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), "pong");
+    await server.shutdown();
+  });
+
+  test("handlers see what the runtime's fetch sends, and compressed bodies arrive decoded", async () => {
+    const [name, server] = start((request) => {
+      if (new URL(request.url).pathname === "/gzip") {
+        const body = new Blob(["zipped ".repeat(100)]).stream().pipeThrough(new CompressionStream("gzip"));
+        return new Response(body, { headers: { "content-encoding": "gzip" } });
+      }
+      const h = request.headers;
+      return Response.json([h.get("user-agent"), h.get("accept-encoding"), h.get("accept")]);
+    });
+    const [agent, encodings, accept] = await (await fetch(`xio://${name}/`)).json();
+    assert.match(agent, runtimeName === "deno" ? /^Deno\// : /^Bun\//);
+    assert.match(encodings, /gzip/);
+    assert.equal(accept, "*/*");
+    // The caller's own values win.
+    const own = await (await fetch(`xio://${name}/`, { headers: { "user-agent": "mine" } })).json();
+    assert.equal(own[0], "mine");
+    const zipped = await fetch(`xio://${name}/gzip`);
+    assert.equal(zipped.headers.get("content-encoding"), "gzip"); // as fetch leaves it
+    assert.equal(await zipped.text(), "zipped ".repeat(100));
+    await server.shutdown();
+  });
+
+  test("a request over the server's limits is refused before its handler runs", async () => {
+    let handled = 0;
+    const server = serve(
+      { name: "limited", limits: { headerCount: 20, headerBytes: 1024, urlBytes: 256 } },
+      () => {
+        handled++;
+        return new Response("ok");
+      },
+    );
+    const refused = runtimeName === "deno" ? 400 : 431;
+    const many = new Headers();
+    for (let i = 0; i < 25; i++) many.set(`x-h${i}`, "v");
+    assert.equal((await fetch("xio://limited/", { headers: many })).status, refused);
+    assert.equal((await fetch("xio://limited/", { headers: { "x-big": "v".repeat(2000) } })).status, refused);
+    assert.equal((await fetch(`xio://limited/${"u".repeat(300)}`)).status, refused);
+    assert.equal(handled, 0);
+    assert.equal((await fetch("xio://limited/", { headers: { "x-small": "v" } })).status, 200);
+    assert.equal(handled, 1);
+    assert.throws(
+      () => serve({ name: "bad-limits", limits: { headerCount: -1 } }, () => new Response()),
+      InvalidArgumentError,
+    );
+    await server.shutdown();
   });
 });
 

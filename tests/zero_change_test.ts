@@ -84,3 +84,59 @@ describe(`an app with no xio import runs over shared memory with the preload (${
     });
   }
 });
+
+/** The status and body of a response, to compare over the two transports. */
+async function outcome(response: Promise<Response>): Promise<[number, string]> {
+  const r = await response;
+  return [r.status, await r.text()];
+}
+
+/** Fetches `url` until its service is registered (the preload serves once the app has loaded). */
+async function whenServed(url: string): Promise<Response> {
+  for (let i = 0;; i++) {
+    try {
+      return await fetch(url);
+    } catch (error) {
+      if (i === 200) throw error;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+describe(`the preload serves an app with only routes (${runtimeName})`, () => {
+  test("Bun.serve({ routes }): the same answers over shared memory as over TCP", async () => {
+    using domain = Domain.open({ name: uniqueName("zero-routes"), hugepages: "never" });
+    setDefaultDomain(domain);
+    const tcpPort = String(port++);
+    const catalog = await app("bun", "catalog_routes.ts", {
+      XIO_DOMAIN: domain.name,
+      XIO_SERVICE: "catalog",
+      PORT: tcpPort,
+    });
+    try {
+      assert.equal(await (await whenServed("xio://catalog/")).text(), "catalog");
+      const tcp = `http://127.0.0.1:${tcpPort}`;
+      for (
+        const [path, init] of [
+          ["/", undefined],
+          ["/items/42", undefined],
+          ["/items/%C3%A9t%C3%A9", undefined],
+          ["/items", undefined],
+          ["/items", { method: "POST", body: "c" }],
+          ["/items", { method: "PUT", body: "c" }],
+          ["/nowhere", undefined],
+          ["/items/42/", undefined],
+        ] as [string, RequestInit | undefined][]
+      ) {
+        assert.deepEqual(
+          await outcome(fetch(`xio://catalog${path}`, init)),
+          await outcome(globalThis.fetch(`${tcp}${path}`, init)),
+          `${init?.method ?? "GET"} ${path}`,
+        );
+      }
+      assert.deepEqual(await (await fetch("xio://catalog/items/7")).json(), { id: "7", addressed: true });
+    } finally {
+      catalog.kill("SIGKILL");
+    }
+  });
+});
