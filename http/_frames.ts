@@ -4,7 +4,10 @@
  *     0  u8  type          1 HEADERS (request), 2 HEADERS (response), 3 DATA, 4 END, 5 RST, 6 WINDOW,
  *                          7 DEFAULTS
  *     1  u8  flags         bit 0: the stream ends with this frame; bit 1 (headers frames): the
- *                          body's length is declared after the headers
+ *                          body's length is declared after the headers; bits 2-3 (response
+ *                          headers): the content type the server's runtime implies for the body
+ *                          (1 text/plain;charset=utf-8, 2 application/octet-stream), for the
+ *                          client to add when the block has none
  *     2  u8  version       FRAME_VERSION; a frame of another version ends the connection
  *     3  u8  reserved
  *     4  u32 stream id
@@ -48,6 +51,9 @@ export const FRAME_DEFAULTS = 7;
 export const FRAME_VERSION = 1;
 export const FLAG_END = 1;
 export const FLAG_LENGTH = 2;
+/** Bits 2-3 of a response's flags: the implied content type, an index into IMPLIED_TYPES. */
+export const FLAG_TYPE_SHIFT = 2;
+export const IMPLIED_TYPES = [undefined, "text/plain;charset=utf-8", "application/octet-stream"] as const;
 export const HEADER_BYTES = 8;
 
 export const RESET_CANCEL = 1;
@@ -177,8 +183,8 @@ export class FrameWriter {
     return this;
   }
 
-  /** The header block: `headers` without the one named `skip`, then `extra` if given. */
-  headers(headers: Headers, skip?: string, extra?: readonly [string, string]): this {
+  /** The header block: `headers`, without the one named `skip` if given. */
+  headers(headers: Headers, skip?: string): this {
     const countAt = this.#at;
     this.u16(0);
     let count = 0;
@@ -187,10 +193,6 @@ export class FrameWriter {
       this.string(name).string(value, true);
       count++;
     });
-    if (extra !== undefined) {
-      this.string(extra[0]).string(extra[1], true);
-      count++;
-    }
     this.#bytes[countAt] = count;
     this.#bytes[countAt + 1] = count >>> 8;
     return this;
@@ -262,6 +264,17 @@ export class FrameReader {
     const at = this.#at;
     this.#at = at + 4;
     return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+  }
+
+  /** Bytes of the frame not read yet. */
+  get left(): number {
+    return this.#end - this.#at;
+  }
+
+  /** How many headers the header block that comes next holds, without reading it. */
+  peekHeaderCount(): number {
+    this.#need(2);
+    return this.#bytes[this.#at] | (this.#bytes[this.#at + 1] << 8);
   }
 
   /**

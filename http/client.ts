@@ -13,12 +13,14 @@ import { socketDomain } from "../zero_copy/_default.ts";
 import {
   FLAG_END,
   FLAG_LENGTH,
+  FLAG_TYPE_SHIFT,
   FRAME_DEFAULTS,
   FRAME_REQUEST,
   FRAME_RESET,
   FRAME_WINDOW,
   FrameError,
   type FrameReader,
+  IMPLIED_TYPES,
   RESET_CANCEL,
 } from "./_frames.ts";
 import { INLINE_MAX, type StreamHandler, Wire } from "./_wire.ts";
@@ -599,24 +601,33 @@ class FetchResponse extends directBody(Response) {
   [kRedirected] = false;
 
   #chunked: boolean;
+  #implied: string | undefined;
 
   constructor(
     body: BodyInit | null,
     init: ResponseInit,
     url: string,
     chunked = false,
+    implied?: string,
     queue?: BodyQueue,
     length?: number,
   ) {
     super(body, init);
     this.#url = url;
     this.#chunked = chunked;
+    this.#implied = implied;
     this.attachBody(queue, length);
   }
 
-  /** Also `transfer-encoding: chunked` for a body of undeclared length, as over HTTP/1.1. */
+  /**
+   * Also `transfer-encoding: chunked` for a body of undeclared length, and the content type the
+   * server's runtime implies, as over HTTP/1.1.
+   */
   override completeHeaders(headers: Headers): void {
     if (this.#chunked && !headers.has("transfer-encoding")) headers.set("transfer-encoding", "chunked");
+    if (this.#implied !== undefined && !headers.has("content-type")) {
+      headers.set("content-type", this.#implied);
+    }
     super.completeHeaders(headers);
   }
 
@@ -796,9 +807,11 @@ class ClientStream implements StreamHandler {
     try {
       // A body of undeclared length came chunked, as fetch's headers say over HTTP/1.1.
       const chunked = !end && length === undefined && !nullBody;
+      // The content type the server's runtime implies for the body, added when headers are read.
+      const implied = IMPLIED_TYPES[(frame.flags >> FLAG_TYPE_SHIFT) & 3];
       response = decoded === null
-        ? new FetchResponse(body, init, this.#url, chunked, this.body, length)
-        : new FetchResponse(decoded, init, this.#url, chunked, undefined, length);
+        ? new FetchResponse(body, init, this.#url, chunked, implied, this.body, length)
+        : new FetchResponse(decoded, init, this.#url, chunked, implied, undefined, length);
     } catch (error) {
       throw new FrameError(`The response cannot be built: ${(error as Error).message}`);
     }

@@ -14,6 +14,7 @@ import type { XioAddr } from "../socket/mod.ts";
 import {
   FLAG_END,
   FLAG_LENGTH,
+  FLAG_TYPE_SHIFT,
   FRAME_DEFAULTS,
   FRAME_REQUEST,
   FRAME_RESET,
@@ -21,6 +22,7 @@ import {
   FRAME_WINDOW,
   FrameError,
   type FrameReader,
+  IMPLIED_TYPES,
   RESET_CANCEL,
   RESET_REFUSED,
 } from "./_frames.ts";
@@ -134,6 +136,8 @@ interface Limits {
   headBytes: number;
   headerBytes: number;
   urlBytes: number;
+  /** The smallest of the byte bounds. */
+  smallest: number;
   status: number;
 }
 
@@ -149,11 +153,14 @@ function resolveLimits(given: RequestLimits | undefined): Limits {
     return value;
   };
   const headBytes = bound("headBytes", own.headBytes);
+  const headerBytes = bound("headerBytes", headBytes);
+  const urlBytes = bound("urlBytes", headBytes);
   return {
     headerCount: bound("headerCount", own.headerCount),
     headBytes,
-    headerBytes: bound("headerBytes", headBytes),
-    urlBytes: bound("urlBytes", headBytes),
+    headerBytes,
+    urlBytes,
+    smallest: Math.min(headBytes, headerBytes, urlBytes),
     status: own.status,
   };
 }
@@ -314,6 +321,8 @@ class ServerConnection {
   #remote: XioAddr;
   #draining: () => boolean;
   #limits: Limits;
+  /** The bytes of the DEFAULTS headers as HTTP/1.1 lines. */
+  #defaultsBytes = 0;
 
   constructor(
     channel: Channel,
@@ -356,6 +365,7 @@ class ServerConnection {
         }
       }
       this.defaults = defaults;
+      this.#defaultsBytes = defaults.reduce((n, [name, value]) => n + name.length + value.length + 4, 0);
       return;
     }
     if (frame.type !== FRAME_REQUEST) return; // a late frame of a finished stream
@@ -397,14 +407,14 @@ class ServerConnection {
    */
   #overLimits(frame: FrameReader, method: string, authority: string, path: string): boolean {
     const limits = this.#limits;
+    // The common case at a glance: the rest of the frame (each header there takes more bytes
+    // than its HTTP/1.1 line) and the request line fit in the smallest bound.
+    const fixed = method.length + path.length + authority.length + 20 + this.#defaultsBytes;
+    const count = frame.peekHeaderCount() + 1 + (this.defaults?.length ?? 0);
+    if (count <= limits.headerCount && frame.left + fixed <= limits.smallest) return false;
     const block = frame.headerBlockSize();
-    let count = block.count + 1;
-    let bytes = method.length + path.length + 12 + authority.length + 8 + block.bytes + 2;
-    const defaults = this.defaults;
-    if (defaults !== undefined) {
-      count += defaults.length;
-      for (const [name, value] of defaults) bytes += name.length + value.length + 4;
-    }
+    const bytes = method.length + path.length + 12 + authority.length + 8 + block.bytes + 2 +
+      this.#defaultsBytes;
     return count > limits.headerCount || bytes > limits.headBytes || block.longest > limits.headerBytes ||
       path.length > limits.urlBytes;
   }
@@ -467,8 +477,9 @@ class ServerConnection {
     // A body the runtime can hand over whole skips the stream (Bun: a string, bytes, JSON).
     const complete = adapter.completeBody(response, COMPLETE_MAX);
     const source = complete === undefined ? response.body : null;
-    // A header the runtime's server would add (content-type) or drop (transfer-encoding).
-    let extra: readonly [string, string] | undefined;
+    // What the runtime's server would add (a content type: flag bits, which the client turns
+    // into the header when it is read) or drop (transfer-encoding).
+    let implied = 0;
     let skip: string | undefined;
     if (complete !== undefined) {
       const bytes = complete instanceof Uint8Array ? complete : await complete;
@@ -476,9 +487,9 @@ class ServerConnection {
       if (method !== "HEAD") {
         if (length <= INLINE_MAX) inline = bytes;
         else large = bytes;
-        const implied = habits.impliedContentType;
-        if (implied !== undefined && length > 0 && !headers.has("content-type")) {
-          extra = ["content-type", implied];
+        const type = habits.impliedContentType;
+        if (type !== undefined && length > 0 && !headers.has("content-type")) {
+          implied = IMPLIED_TYPES.indexOf(type);
         }
       }
     } else if (source === null) {
@@ -490,9 +501,9 @@ class ServerConnection {
       await peeked.stream?.cancel();
     } else {
       ({ inline, stream: body, length } = await peekBody(source, habits.gathersStreams));
-      const implied = habits.impliedStreamContentType;
-      if (implied !== undefined && length !== undefined && length > 0 && !headers.has("content-type")) {
-        extra = ["content-type", implied];
+      const type = habits.impliedStreamContentType;
+      if (type !== undefined && length !== undefined && length > 0 && !headers.has("content-type")) {
+        implied = IMPLIED_TYPES.indexOf(type);
       }
     }
     // No length for a status that has no body, as the runtimes' servers send none.
@@ -505,11 +516,11 @@ class ServerConnection {
     }
     // A body known whole is declared, as an HTTP/1.1 server declares it.
     const flags = (body === null && large === undefined ? FLAG_END : 0) |
-      (length !== undefined ? FLAG_LENGTH : 0);
+      (length !== undefined ? FLAG_LENGTH : 0) | (implied << FLAG_TYPE_SHIFT);
     const frame = wire.frame(FRAME_RESPONSE, flags, stream.id)
       .u16(status)
       .string("") // the reason phrase: clients show the standard one, as over HTTP/1.1
-      .headers(headers, skip, extra);
+      .headers(headers, skip);
     if (length !== undefined) frame.bodyLength(length);
     if (inline !== undefined) frame.bytes(inline);
     await wire.send();

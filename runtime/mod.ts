@@ -67,9 +67,9 @@ export interface ServerHabits {
    * The content-type it sends for a body that `completeBody` took and whose headers name none
    * (Bun's server adds one; a Deno Response has it in its headers already).
    */
-  readonly impliedContentType: string | undefined;
+  readonly impliedContentType: "text/plain;charset=utf-8" | undefined;
   /** The content-type it sends for a stream that ended at once and whose headers name none. */
-  readonly impliedStreamContentType: string | undefined;
+  readonly impliedStreamContentType: "application/octet-stream" | undefined;
   /**
    * Whether it keeps a `transfer-encoding` header that a handler set (and then declares no
    * length), as Deno's does; Bun's drops it.
