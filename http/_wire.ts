@@ -286,7 +286,8 @@ export class Wire {
   #fail(error: Error): void {
     if (this.#failed !== undefined) return;
     this.#failed = error;
-    for (const buffer of this.#queue.splice(0)) buffer.release();
+    // (The head of the queue may have gone back already, with the send that failed.)
+    for (const buffer of this.#queue.splice(0)) if (buffer.owned) buffer.release();
     for (const handler of [...this.streams.values()]) handler.onReset(error);
     this.streams.clear();
   }

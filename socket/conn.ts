@@ -301,12 +301,7 @@ export class Conn implements Disposable {
           buffer = await channel.alloc(chunk.length);
         }
         buffer.copyFrom(chunk);
-        try {
-          await channel.send(buffer);
-        } catch (error) {
-          buffer.release(); // a send that failed (the peer died) leaves the buffer with us
-          throw error;
-        }
+        await channel.send(buffer); // a send that fails gives the buffer back itself
         this.#overflow.shift();
         this.#notifyFlushed();
       }

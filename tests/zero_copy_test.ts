@@ -17,7 +17,7 @@ import {
   MessageTooLargeError,
   type SharedBuffer,
 } from "../mod.ts";
-import { FrameError, LibraryNotFoundError, XioError } from "../errors.ts";
+import { BrokenPipeError, FrameError, LibraryNotFoundError, XioError } from "../errors.ts";
 import { ABI_VERSION, native, Opt, Status } from "../ffi/mod.ts";
 import { statusError } from "../zero_copy/_status.ts";
 import { delay, Fixture, otherRuntime, runtimeName, uniqueName, within } from "./_helpers.ts";
@@ -169,6 +169,39 @@ describe(`zero-copy channels (${runtimeName})`, () => {
     channel.close();
     await relay.done();
     await marker.done();
+  });
+
+  test("a send that fails gives its buffer back, at once or while it waited for room", async () => {
+    const name = uniqueName("zc-failed-send");
+    using domain = Domain.open(small(name, { ringCapacity: 8 }));
+    using listener = domain.listen("gone");
+    const client = await domain.connect("gone");
+    const server = await listener.accept();
+    // Waiting for room when the peer goes away.
+    for (let i = 0; i < 8; i++) assert.equal(client.trySend(client.tryAlloc(8)!), true);
+    const waiting = client.tryAlloc(8)!;
+    const pending = client.send(waiting);
+    await delay(20);
+    server.close();
+    await assert.rejects(within(2000, pending, "the waiting send"), BrokenPipeError);
+    assert.equal(waiting.owned, false, "the failed send gave the buffer up");
+    // And at once, on a channel already gone.
+    const late = client.tryAlloc(8)!;
+    await assert.rejects(client.send(late), BrokenPipeError);
+    assert.equal(late.owned, false);
+    // trySend keeps the caller's buffer when it throws.
+    const kept = client.tryAlloc(8)!;
+    assert.throws(() => client.trySend(kept), BrokenPipeError);
+    assert.ok(kept.owned);
+    kept.release();
+    client.close();
+    await within(
+      2000,
+      (async () => {
+        while (!allFree(domain)) await delay(10);
+      })(),
+      "every buffer back",
+    );
   });
 
   test("a full ring makes send wait and trySend refuse", async () => {

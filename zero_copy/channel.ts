@@ -181,15 +181,26 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
 
   /**
    * Sends `buffer` to the peer, waiting while the ring is full. The buffer is no longer usable
-   * afterwards. Sending a buffer received on another channel forwards it without a copy.
+   * afterwards, whatever happens: if the send fails (the peer closed, reset or died), the buffer
+   * goes back to the pool before the promise rejects, so that code which only awaits the send
+   * never leaks it. Sending a buffer received on another channel forwards it without a copy.
    */
   async send(buffer: SharedBuffer): Promise<void> {
-    if (this.trySend(buffer)) return;
-    if (this.#spinMs > 0 && this.#spinSend(buffer)) return;
-    while (!this.trySend(buffer)) await this.#wait(false);
+    try {
+      if (this.trySend(buffer)) return;
+      if (this.#spinMs > 0 && this.#spinSend(buffer)) return;
+      while (!this.trySend(buffer)) await this.#wait(false);
+    } catch (error) {
+      // Ours to give back only if it was ours to send (not a buffer of another handle, say).
+      if (buffer.owned && buffer[kCore] === this.#core) buffer.release();
+      throw error;
+    }
   }
 
-  /** Sends `buffer` if the ring has room; returns false (keeping the buffer) if it is full. */
+  /**
+   * Sends `buffer` if the ring has room; returns false (keeping the buffer) if it is full. If it
+   * throws (the channel is gone), the buffer is still the caller's.
+   */
   trySend(buffer: SharedBuffer): boolean {
     const core = this.#core;
     this.#checkSendable(buffer);
