@@ -279,10 +279,10 @@ export class FrameReader {
 
   /**
    * The size of the header block that comes next, as HTTP/1.1 would write it, without reading
-   * past it: how many headers, the bytes of all their lines (`name: value` and CRLF), and of the
-   * longest one.
+   * past it: the bytes of all its lines (`name: value` and CRLF), and of the longest one. (The
+   * count is `peekHeaderCount`.)
    */
-  headerBlockSize(): { count: number; bytes: number; longest: number } {
+  headerBlockSize(): { bytes: number; longest: number } {
     const start = this.#at;
     const count = this.u16();
     let bytes = 0;
@@ -298,7 +298,7 @@ export class FrameReader {
     }
     this.#need(0);
     this.#at = start;
-    return { count, bytes, longest };
+    return { bytes, longest };
   }
 
   /** A declared body length, if the frame has one (flag bit 1). */

@@ -304,24 +304,18 @@ async function generalFetch(input: RequestInfo | URL, init?: RequestInit): Promi
     try {
       response = await exchange(s, request, where.authority, undefined, sizeOf(body));
     } catch (error) {
-      if (!(error instanceof StaleSession)) {
-        // A routed service that went away after this request was sent (the connection reset
-        // before any byte of the response): an idempotent request that can be sent again goes
-        // to its origin over TCP, as the route table promises while the service is not here.
-        if (!where.routed || retried || !resetBeforeResponse(error) || !replayable(request, originalBody)) {
-          throw error;
-        }
-        s.wire.close();
-        retried = true;
-        redirects--;
-        if (request.body !== null) request = new Request(request, { body, duplex: "half" } as RequestInit);
-        continue;
-      }
-      // The server went away since the last request: reconnect once (or fall back to TCP).
+      // Sent again once: on a session whose server had gone away before the request was sent
+      // (a new session, or TCP); or, for a routed service that went away after it was sent (the
+      // connection reset before any byte of the response), an idempotent request that can be
+      // sent again goes to its origin over TCP, as the route table promises.
+      const stale = error instanceof StaleSession;
+      if (
+        !stale &&
+        (!where.routed || retried || !resetBeforeResponse(error) || !replayable(request, originalBody))
+      ) throw error;
       s.wire.close();
-      if (retried) {
-        throw networkError(`xio: the service "${where.service}" closed the connection`, error.cause);
-      }
+      const cause = stale ? error.cause : error;
+      if (retried) throw networkError(`xio: the service "${where.service}" closed the connection`, cause);
       retried = true;
       redirects--;
       if (request.body !== null) {
@@ -329,7 +323,7 @@ async function generalFetch(input: RequestInfo | URL, init?: RequestInit): Promi
         if (body === null || body instanceof ReadableStream) {
           throw networkError(
             "xio: the connection closed before a streamed request body could be sent",
-            error.cause,
+            cause,
           );
         }
         request = new Request(request, { body, duplex: "half" } as RequestInit);
