@@ -10,7 +10,7 @@
 import { clearTimeout, setImmediate, setTimeout } from "node:timers";
 import type { SharedBuffer } from "../zero_copy/mod.ts";
 import { ClosedError } from "../errors.ts";
-import { FRAME_END, HEADER_BYTES } from "./_frames.ts";
+import { FLAG_END, FRAME_END, HEADER_BYTES } from "./_frames.ts";
 import { DATA_MAX, FRAME_CHARGE, INLINE_MAX, WINDOW_BYTES, type Wire } from "./_wire.ts";
 
 /** Statuses whose responses have no body. */
@@ -396,7 +396,7 @@ export class BodySender {
             reader.cancel(this.#stopped).catch(() => {});
             return false;
           }
-          await wire.sendData(stream, chunk, false);
+          await wire.sendData(stream, chunk, 0);
         }
       }
     } finally {
@@ -416,7 +416,7 @@ export class BodySender {
     for (let at = 0; at < bytes.length; at += DATA_MAX) {
       const end = Math.min(bytes.length, at + DATA_MAX);
       if (!(await this.#take(end - at + FRAME_CHARGE))) return false;
-      await wire.sendData(stream, bytes.subarray(at, end), end === bytes.length);
+      await wire.sendData(stream, bytes.subarray(at, end), end === bytes.length ? FLAG_END : 0);
     }
     if (bytes.length === 0) wire.control(FRAME_END, stream);
     this.#done = true;

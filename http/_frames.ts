@@ -2,12 +2,15 @@
  * The binary frames of the HTTP layer. Every frame is one shared buffer:
  *
  *     0  u8  type          1 HEADERS (request), 2 HEADERS (response), 3 DATA, 4 END, 5 RST, 6 WINDOW,
- *                          7 DEFAULTS
+ *                          7 DEFAULTS, 8 CLOSE (WebSocket)
  *     1  u8  flags         bit 0: the stream ends with this frame; bit 1 (headers frames): the
  *                          body's length is declared after the headers; bits 2-3 (response
  *                          headers): the content type the server's runtime implies for the body
  *                          (1 text/plain;charset=utf-8, 2 application/octet-stream), for the
- *                          client to add when the block has none
+ *                          client to add when the block has none; bit 4 (request headers): a
+ *                          WebSocket upgrade (the stream carries messages after a 101).
+ *                          DATA on a WebSocket stream: bit 1, a text message; bit 2, the message
+ *                          goes on in the next DATA frame
  *     2  u8  version       FRAME_VERSION; a frame of another version ends the connection
  *     3  u8  reserved
  *     4  u32 stream id
@@ -24,6 +27,8 @@
  * headers so that a receiver builds its Headers without it (a runtime validates every header
  * it is given, which costs microseconds) and adds it only if the application looks.
  * DATA: body bytes. END: nothing. RST: u32 reason. WINDOW: u32 bytes the reader consumed.
+ * CLOSE (WebSocket): u16 code (0: none given), u16-prefixed UTF-8 reason. Each side sends one,
+ * the second in answer to the first; the stream is over once both are sent.
  * DEFAULTS (stream 0, a client's first frame): a header block, the headers that the client's
  * fetch sends with every request unless the request has its own (user-agent, accept-encoding):
  * sent once per connection rather than in every request. A server that does not know the type
@@ -44,6 +49,7 @@ export const FRAME_END = 4;
 export const FRAME_RESET = 5;
 export const FRAME_WINDOW = 6;
 export const FRAME_DEFAULTS = 7;
+export const FRAME_CLOSE = 8;
 /**
  * The frame format's version, in every frame header. 1: the first versioned format (with the
  * declared body length); frames before it had 0 there.
@@ -53,6 +59,11 @@ export const FLAG_END = 1;
 export const FLAG_LENGTH = 2;
 /** Bits 2-3 of a response's flags: the implied content type, an index into IMPLIED_TYPES. */
 export const FLAG_TYPE_SHIFT = 2;
+/** A request's flag: a WebSocket upgrade. */
+export const FLAG_UPGRADE = 16;
+/** A WebSocket DATA frame's flags: a text message; the message goes on in the next frame. */
+export const FLAG_TEXT = 2;
+export const FLAG_MORE = 4;
 export const IMPLIED_TYPES = [undefined, "text/plain;charset=utf-8", "application/octet-stream"] as const;
 export const HEADER_BYTES = 8;
 

@@ -20,6 +20,7 @@ import type { Channel, SharedBuffer } from "../zero_copy/mod.ts";
 import { ClosedError, ConnectionResetError } from "../errors.ts";
 import {
   FLAG_END,
+  FRAME_CLOSE,
   FRAME_DATA,
   FRAME_END,
   FRAME_REQUEST,
@@ -61,20 +62,27 @@ const nextMacrotask = () => new Promise<void>((resolve) => setImmediate(resolve)
 export interface StreamHandler {
   /** A HEADERS frame (copied out) arrived. Only the first frame of a stream. */
   onHeaders(frame: FrameReader, end: boolean): void;
-  /** A DATA frame: the handler owns `buffer` (payload after the frame header). */
-  onData(buffer: SharedBuffer, end: boolean): void;
+  /**
+   * A DATA frame: the handler owns `buffer` (payload after the frame header). True if what it
+   * did must be seen before the next frame is handed out: a WebSocket message, which is an
+   * event of its own, as a task of its own (so that code awaiting one message sees it before
+   * the next arrives).
+   */
+  onData(buffer: SharedBuffer, end: boolean): void | boolean;
   /** END, or DATA with the end flag, was handled by onData. */
   onEnd(): void;
   /** The peer reset the stream, or the wire failed. */
   onReset(error: Error): void;
   /** The peer granted `bytes` more credit. */
   onWindow(bytes: number): void;
+  /** A CLOSE frame (WebSocket streams only; any other stream fails on one). */
+  onClose?(frame: FrameReader): void;
 }
 
 /** One channel, many streams. */
 export class Wire {
   readonly channel: Channel;
-  readonly streams = new Map<number, StreamHandler>();
+  readonly streams: Map<number, StreamHandler> = new Map();
   #frames = new FrameWriter();
   #queue: SharedBuffer[] = [];
   #pumping: Promise<void> | undefined;
@@ -126,16 +134,32 @@ export class Wire {
     if (this.#pumping !== undefined) await this.#pumping;
   }
 
-  /** Sends a DATA frame of `chunk` (at most DATA_MAX bytes) directly from the caller's bytes. */
-  async sendData(stream: number, chunk: Uint8Array, end: boolean): Promise<void> {
+  /**
+   * Sends a DATA frame of `chunk` (at most DATA_MAX bytes) directly from the caller's bytes,
+   * with `flags` (FLAG_END, or a WebSocket message's).
+   */
+  async sendData(stream: number, chunk: Uint8Array, flags: number): Promise<void> {
     const channel = this.channel;
     const size = HEADER_BYTES + chunk.length;
-    const buffer = channel.tryAlloc(size) ?? await channel.alloc(size);
-    const header = this.#frames.start(FRAME_DATA, end ? FLAG_END : 0, stream).finish();
-    buffer.copyFrom(header);
+    this.#data(channel.tryAlloc(size) ?? await channel.alloc(size), stream, chunk, flags);
+    if (this.#pumping !== undefined) await this.#pumping;
+  }
+
+  /**
+   * Sends a DATA frame as `sendData` does if a buffer is free at once, and says whether it did.
+   * (The frame is in order either way; it may still wait in this wire's queue for ring room.)
+   */
+  trySendData(stream: number, chunk: Uint8Array, flags: number): boolean {
+    const buffer = this.channel.tryAlloc(HEADER_BYTES + chunk.length);
+    if (buffer === undefined) return false;
+    this.#data(buffer, stream, chunk, flags);
+    return true;
+  }
+
+  #data(buffer: SharedBuffer, stream: number, chunk: Uint8Array, flags: number): void {
+    buffer.copyFrom(this.#frames.start(FRAME_DATA, flags, stream).finish());
     buffer.copyFrom(chunk, HEADER_BYTES);
     this.#ship(buffer);
-    if (this.#pumping !== undefined) await this.#pumping;
   }
 
   /** Sends a small control frame (END, RST or WINDOW) without waiting. */
@@ -202,12 +226,16 @@ export class Wire {
           batch[0] = one;
           n = 1;
         }
-        for (next = 0; next < n;) this.#dispatch(batch[next++]);
+        let turn = false;
+        for (next = 0; next < n;) {
+          turn = this.#dispatch(batch[next++]);
+          if (turn && next < n) await nextMacrotask();
+        }
         // While frames keep coming, what these set off (the application's next requests,
         // timers, I/O) runs before more are handed out, so that both sides work at once. (Not
         // after a frame that was waited for: an event-loop turn costs more than a whole request
-        // from an idle VM, and the next frame is not there yet anyway.)
-        if (!waited) await nextMacrotask();
+        // from an idle VM, and the next frame is not there yet anyway; unless it asked for one.)
+        if (!waited || turn) await nextMacrotask();
       }
     } catch (e) {
       error = e as Error;
@@ -220,7 +248,8 @@ export class Wire {
     this.#onClose(error);
   }
 
-  #dispatch(buffer: SharedBuffer): void {
+  /** Hands a frame to its stream; true if the stream asks for a turn of the event loop first. */
+  #dispatch(buffer: SharedBuffer): boolean {
     if (buffer.length < HEADER_BYTES) {
       buffer.release();
       throw new FrameError(`A frame of ${buffer.length} bytes arrived`);
@@ -242,16 +271,13 @@ export class Wire {
     const end = (header[1] & FLAG_END) !== 0;
     const stream = (header[4] | (header[5] << 8) | (header[6] << 16) | (header[7] << 24)) >>> 0;
     const handler = this.streams.get(stream);
-    if (type === FRAME_DATA && handler !== undefined) {
-      handler.onData(buffer, end);
-      return;
-    }
+    if (type === FRAME_DATA && handler !== undefined) return handler.onData(buffer, end) === true;
     // Every other frame is small and is read in place; handlers copy out what they keep.
     const frame = new FrameReader(header, buffer.length);
     try {
       if (handler === undefined) {
         this.#onUnknown(frame);
-        return;
+        return false;
       }
       switch (type) {
         case FRAME_END:
@@ -269,6 +295,10 @@ export class Wire {
         case FRAME_RESPONSE:
           handler.onHeaders(frame, end);
           break;
+        case FRAME_CLOSE:
+          if (handler.onClose === undefined) throw new FrameError(`Stream ${stream} is not a WebSocket`);
+          handler.onClose(frame);
+          break;
         default:
           throw new FrameError(`A frame of unknown type ${type} arrived on stream ${stream}`);
       }
@@ -281,6 +311,7 @@ export class Wire {
     } finally {
       buffer.release();
     }
+    return false;
   }
 
   #fail(error: Error): void {
