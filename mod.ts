@@ -32,8 +32,19 @@
 export * from "./errors.ts";
 export * from "./zero_copy/mod.ts";
 export * from "./socket/mod.ts";
-export { deleteRoute, fetch, serve, setFetchPollMicros, setRoute, XioServer } from "./http/mod.ts";
+export {
+  deleteRoute,
+  fetch,
+  serve,
+  setFetchPollMicros,
+  setRoute,
+  upgradeWebSocket,
+  WebSocket,
+  XioServer,
+} from "./http/mod.ts";
 export type {
+  BinaryType,
+  BunWebSocketHandler,
   FetchApp,
   RequestLimits,
   ServeHandler,
@@ -41,4 +52,6 @@ export type {
   ServeInit,
   ServeOptions,
   TcpServer,
+  UpgradeWebSocketOptions,
+  XioServerWebSocket,
 } from "./http/mod.ts";

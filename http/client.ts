@@ -150,7 +150,8 @@ const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 
 const fetchHeaders = new Headers(adapter.fetchHeaders as [string, string][]);
 
-class ClientSession {
+/** A client's connection to one service: its wire, and the streams open on it. */
+export class ClientSession {
   readonly wire: Wire;
   #next = 1;
   #active = 0;
@@ -180,7 +181,8 @@ class ClientSession {
 /** The sessions of each domain handle, by service name. */
 const sessions = new WeakMap<Domain, Map<string, ClientSession>>();
 
-function session(domain: Domain, service: string): ClientSession {
+/** The session of `domain` to `service`, connected if there is none yet. Throws ConnectionRefusedError. */
+export function session(domain: Domain, service: string): ClientSession {
   let byService = sessions.get(domain);
   if (byService === undefined) sessions.set(domain, byService = new Map());
   let s = byService.get(service);
@@ -207,7 +209,7 @@ function session(domain: Domain, service: string): ClientSession {
 export const LOCAL_HOST_SUFFIX = ".xio.localhost";
 
 /** Where a URL goes: a local service, or (undefined) the runtime's own fetch. */
-function target(url: URL): Target | undefined {
+export function target(url: URL): Target | undefined {
   if (url.protocol === "xio:") {
     const port = url.port === "" ? "" : `:${url.port}`;
     return {
@@ -228,7 +230,7 @@ function target(url: URL): Target | undefined {
 }
 
 /** A local destination: the service, the authority its server sees, and whether TCP is the fallback. */
-interface Target {
+export interface Target {
   service: string;
   authority: string;
   /** A routed origin: while its service is not here, requests go over TCP as they always did. */

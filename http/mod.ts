@@ -29,9 +29,13 @@
 
 export { deleteRoute, fetch, setFetchPollMicros, setRoute } from "./client.ts";
 export { serve, XioServer } from "./server.ts";
+export { upgradeWebSocket, WebSocket } from "./websocket.ts";
+export type { BinaryType, UpgradeWebSocketOptions, WebSocketEventMap } from "./websocket.ts";
+export type { XioServerWebSocket } from "./_bun_socket.ts";
 export { FrameError } from "../errors.ts";
 export { DEFAULT_POLL_MICROS } from "../zero_copy/mod.ts";
 export type {
+  BunWebSocketHandler,
   FetchApp,
   RequestLimits,
   ServeHandler,

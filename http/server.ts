@@ -15,6 +15,7 @@ import {
   FLAG_END,
   FLAG_LENGTH,
   FLAG_TYPE_SHIFT,
+  FLAG_UPGRADE,
   FRAME_DEFAULTS,
   FRAME_REQUEST,
   FRAME_RESET,
@@ -27,6 +28,8 @@ import {
   RESET_REFUSED,
 } from "./_frames.ts";
 import { INLINE_MAX, type StreamHandler, Wire } from "./_wire.ts";
+import { type BunHost, Endpoint, type EndpointEvents, type UpgradeSlot, upgradeSlots } from "./_endpoint.ts";
+import { publish, upgradeBun } from "./_bun_socket.ts";
 import { BodyQueue, BodySender, directBody, NULL_BODY_STATUS, peekBody } from "./_body.ts";
 import type {
   FetchApp,
@@ -57,6 +60,7 @@ export class XioServer implements AsyncDisposable {
   #draining = false;
   #done!: () => void;
   #accepting: Promise<void>;
+  #bun: BunHost | undefined;
 
   /** Internal: use {@linkcode serve}. */
   constructor(listener: Listener, addr: XioAddr, app: ServeHandler, options: ServeOptions) {
@@ -65,6 +69,9 @@ export class XioServer implements AsyncDisposable {
     this.finished = new Promise((resolve) => (this.#done = resolve));
     const onError = options.onError ?? defaultOnError;
     const limits = resolveLimits(options.limits);
+    const bun = this.#bun = options.websocket !== undefined
+      ? { handlers: options.websocket, topics: new Map(), remote: "127.0.0.1" }
+      : undefined;
     this.#accepting = (async () => {
       for await (const channel of listener) {
         const connection = new ServerConnection(
@@ -74,6 +81,7 @@ export class XioServer implements AsyncDisposable {
           addr,
           () => this.#draining,
           limits,
+          bun,
         );
         this.#connections.add(connection);
         connection.wire.done.then(() => this.#connections.delete(connection));
@@ -94,7 +102,23 @@ export class XioServer implements AsyncDisposable {
     }
   }
 
-  /** Stops taking new requests, lets the ones in flight complete, then closes. */
+  /**
+   * Sends `data` to every WebSocket subscribed to `topic` (Bun's model: see `websocket` in
+   * {@linkcode ServeOptions}). Returns the bytes of one message sent, or 0 if none was.
+   */
+  publish(topic: string, data: string | ArrayBufferLike | ArrayBufferView, compress?: boolean): number {
+    return this.#bun === undefined ? 0 : publish(this.#bun, topic, data, compress);
+  }
+
+  /** How many WebSockets are subscribed to `topic`. */
+  subscriberCount(topic: string): number {
+    return this.#bun?.topics.get(topic)?.size ?? 0;
+  }
+
+  /**
+   * Stops taking new requests, lets the ones in flight complete, closes every WebSocket with
+   * 1001 (going away), then closes.
+   */
   async shutdown(): Promise<void> {
     if (!this.#draining) {
       this.#draining = true;
@@ -170,12 +194,27 @@ function defaultOnError(error: unknown): Response {
 /** What `info` a handler gets. `completed` is made on first use: most handlers never look. */
 class HandlerInfo implements ServeHandlerInfo {
   readonly remoteAddr: XioAddr;
+  #bun: BunHost | undefined;
   #completed: Promise<void> | undefined;
   #settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
   #outcome: { error: unknown } | null | undefined; // undefined: pending; null: completed
 
-  constructor(remoteAddr: XioAddr) {
+  constructor(remoteAddr: XioAddr, bun: BunHost | undefined) {
     this.remoteAddr = remoteAddr;
+    this.#bun = bun;
+  }
+
+  /**
+   * Bun's `server.upgrade`: makes `request` a WebSocket served by the `websocket` handlers of the
+   * serve options, once the handler returns. False if it asked for none, or there are no handlers.
+   */
+  upgrade(request: Request, options?: { data?: unknown; headers?: HeadersInit }): boolean {
+    return upgradeBun(request, options);
+  }
+
+  /** Bun's `server.publish`: as {@linkcode XioServer.publish}. */
+  publish(topic: string, data: string | ArrayBufferLike | ArrayBufferView, compress?: boolean): number {
+    return this.#bun === undefined ? 0 : publish(this.#bun, topic, data, compress);
   }
 
   get completed(): Promise<void> {
@@ -320,6 +359,10 @@ class ServerConnection {
   #limits: Limits;
   /** The bytes of the DEFAULTS headers as HTTP/1.1 lines. */
   #defaultsBytes = 0;
+  #bun: BunHost | undefined;
+  /** The open WebSockets of this connection. */
+  #sockets = new Set<Endpoint>();
+  #socketsGone: (() => void) | undefined;
 
   constructor(
     channel: Channel,
@@ -328,8 +371,10 @@ class ServerConnection {
     addr: XioAddr,
     draining: () => boolean,
     limits: Limits,
+    bun: BunHost | undefined,
   ) {
     this.#limits = limits;
+    this.#bun = bun;
     this.#app = app;
     this.#onError = onError;
     this.#remote = { ...addr, name: `client-${channel.index}` };
@@ -339,6 +384,12 @@ class ServerConnection {
 
   async drain(): Promise<void> {
     if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    if (this.#sockets.size > 0) {
+      // Each closes within CLOSE_TIMEOUT_MS: answered, or given up on.
+      const gone = new Promise<void>((resolve) => (this.#socketsGone = resolve));
+      for (const socket of this.#sockets) socket.close(1001, "");
+      await gone;
+    }
     this.wire.close();
   }
 
@@ -390,7 +441,30 @@ class ServerConnection {
     const stream = new ServerStream(this, id, !end);
     this.wire.streams.set(id, stream);
     this.#inFlight++;
-    this.#serve(stream, method, `http://${authority}${path}`, headers, inline, length);
+    const upgrade = (frame.flags & FLAG_UPGRADE) !== 0 && end;
+    this.#serve(stream, method, `http://${authority}${path}`, headers, inline, length, upgrade);
+  }
+
+  /**
+   * Turns the stream of an upgraded request into a WebSocket: the socket's endpoint takes the
+   * stream, the 101 goes out, then the socket opens (`open` runs after the 101, so that what it
+   * sends follows it).
+   */
+  #upgrade(stream: ServerStream, accepted: NonNullable<UpgradeSlot["accepted"]>): void {
+    const wire = this.wire;
+    const id = stream.id;
+    accepted.open((events: EndpointEvents, maxMessage?: number) => {
+      const endpoint: Endpoint = new Endpoint(wire, id, events, () => {
+        this.#sockets.delete(endpoint);
+        if (wire.streams.get(id) === endpoint) wire.streams.delete(id);
+        if (this.#sockets.size === 0) this.#socketsGone?.();
+      }, maxMessage);
+      wire.streams.set(id, endpoint);
+      this.#sockets.add(endpoint);
+      wire.frame(FRAME_RESPONSE, 0, id).u16(101).string("").headers(accepted.headers);
+      wire.send()?.catch(() => {}); // a failed wire closes the socket (onReset)
+      return endpoint;
+    });
   }
 
   /**
@@ -420,8 +494,9 @@ class ServerConnection {
     headers: Headers | undefined,
     inline: Uint8Array<ArrayBuffer> | undefined,
     length: number | undefined,
+    upgrade: boolean,
   ): Promise<void> {
-    const info = new HandlerInfo(this.#remote);
+    const info = new HandlerInfo(this.#remote, this.#bun);
     try {
       // Only what differs from the defaults: every member given costs a conversion.
       let init: RequestInit | undefined;
@@ -433,9 +508,22 @@ class ServerConnection {
         init!.duplex = "half";
       }
       const request = new ServerRequest(url, init, stream, length);
+      const slot: UpgradeSlot | undefined = upgrade ? { accepted: undefined, bun: this.#bun } : undefined;
+      if (slot !== undefined) upgradeSlots.set(request, slot);
       let response: Response;
       try {
         response = await this.#app(request, info);
+        const accepted = slot?.accepted;
+        if (accepted !== undefined && stream.reset === undefined) {
+          // Upgraded: by Bun's `server.upgrade` (whatever the handler returns), or with the
+          // response `upgradeWebSocket` made.
+          if (accepted.response === undefined || accepted.response === response) {
+            this.#upgrade(stream, accepted);
+            info.resolve();
+            return;
+          }
+          slot!.refused?.();
+        }
         if (!(response instanceof Response)) throw new TypeError("The handler did not return a Response");
       } catch (error) {
         if (stream.reset !== undefined) throw stream.reset;

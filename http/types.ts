@@ -6,6 +6,9 @@
 
 import type { Domain } from "../zero_copy/mod.ts";
 import type { XioAddr } from "../socket/mod.ts";
+import type { BunWebSocketHandler } from "./_bun_socket.ts";
+
+export type { BunWebSocketHandler };
 
 /** What a handler receives besides the request, as with `Deno.serve`. */
 export interface ServeHandlerInfo {
@@ -13,6 +16,11 @@ export interface ServeHandlerInfo {
   remoteAddr: XioAddr;
   /** Resolves once the response has been sent in full; rejects if the client went away. */
   completed: Promise<void>;
+  /**
+   * Bun's `server.upgrade`: makes `request` a WebSocket served by the serve options'
+   * `websocket` handlers once the handler returns. False if it asks for none.
+   */
+  upgrade?(request: Request, options?: { data?: unknown; headers?: HeadersInit }): boolean;
 }
 
 /** A request handler, as `Deno.serve` takes. */
@@ -53,6 +61,12 @@ export interface ServeOptions {
    * reaches the handler. The defaults are the runtime's own.
    */
   limits?: RequestLimits;
+  /**
+   * Bun's WebSocket model: the handlers (`open`, `message`, `close`, `drain`) of every socket
+   * that a handler upgrades with `server.upgrade(request, { data, headers })` (the handler's
+   * second argument). `upgradeWebSocket` needs none.
+   */
+  websocket?: BunWebSocketHandler;
 }
 
 /** Bounds on a request's head, as an HTTP/1.1 server sets them. See {@linkcode ServeOptions.limits}. */

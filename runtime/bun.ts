@@ -10,7 +10,7 @@ import { estimateShallowMemoryUsageOf } from "bun:jsc";
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
 import process from "node:process";
 import type { Adapter, Doorbell, DoorbellHandlers, TcpServeOptions, TcpServer } from "./mod.ts";
-import { bunServeHandler, teachRequestIP } from "./bun_routes.ts";
+import { bunServeHandler, setUpgradeHooks, teachServer } from "./bun_routes.ts";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
@@ -149,6 +149,10 @@ export const adapter: Adapter = {
       unref: () => server.unref(),
     };
   },
+  upgradeWebSocket: undefined,
+  interceptUpgrade(hooks) {
+    setUpgradeHooks(hooks);
+  },
   interceptServe(onServe) {
     const original = Bun.serve;
     // deno-lint-ignore no-explicit-any
@@ -158,9 +162,9 @@ export const adapter: Adapter = {
       const handler = options !== null && typeof options === "object"
         ? bunServeHandler(options, () => made.server)
         : undefined;
-      if (handler !== undefined) onServe(handler);
+      if (handler !== undefined) onServe(handler, options.websocket ?? undefined);
       made.server = original.call(Bun, options, ...rest);
-      if (handler !== undefined) teachRequestIP(made.server as { requestIP?: (request: Request) => unknown });
+      if (handler !== undefined) teachServer(made.server as Parameters<typeof teachServer>[0]);
       return made.server;
     };
     // Bun.serve is writable but not configurable.

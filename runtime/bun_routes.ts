@@ -11,6 +11,8 @@
  * @module
  */
 
+import type { UpgradeHooks } from "./mod.ts";
+
 /** A route's handler, as Bun calls it: the request (with `params`) and the server. */
 type Handler = (request: Request, server: object) => Response | Promise<Response>;
 
@@ -27,33 +29,51 @@ interface Route {
 /** What `server.requestIP()` gives for a request over shared memory: a peer on this machine. */
 const LOCAL_PEER = { address: "127.0.0.1", family: "IPv4", port: 0 };
 
+/** The upgrades over shared memory (set by the preload), or undefined. */
+let hooks: UpgradeHooks | undefined;
+
+/** Sets what `server.upgrade` does with a WebSocket request over shared memory. */
+export function setUpgradeHooks(given: UpgradeHooks): void {
+  hooks = given;
+}
+
 /**
- * Makes Bun's own `server.requestIP` answer for requests over shared memory too (it knows only
- * its own sockets' requests): handlers call it on the server they closed over, not only on the
- * one they are given.
+ * Makes Bun's own server answer for requests over shared memory too, since handlers call it on
+ * the server they closed over (Elysia's `app.server`), not only on the one they are given:
+ * `requestIP` (it knows only its own sockets' requests) and `upgrade` (a WebSocket over shared
+ * memory, once the preload set its hooks).
  */
-export function teachRequestIP(server: { requestIP?: (request: Request) => unknown }): void {
-  const own = server.requestIP?.bind(server);
-  if (own === undefined) return;
+export function teachServer(server: {
+  requestIP?: (request: Request) => unknown;
+  upgrade?: (request: Request, options?: object) => boolean;
+}): void {
+  const ownIP = server.requestIP?.bind(server);
+  const ownUpgrade = server.upgrade?.bind(server);
   try {
-    server.requestIP = (request: Request) => {
-      try {
-        return own(request) ?? LOCAL_PEER;
-      } catch {
-        return LOCAL_PEER;
-      }
-    };
+    if (ownIP !== undefined) {
+      server.requestIP = (request: Request) => {
+        try {
+          return ownIP(request) ?? LOCAL_PEER;
+        } catch {
+          return LOCAL_PEER;
+        }
+      };
+    }
+    if (ownUpgrade !== undefined) {
+      server.upgrade = (request: Request, options?: object) =>
+        hooks?.owns(request) ? hooks.bun(request, options) : ownUpgrade(request, options);
+    }
   } catch {
-    // A server whose method cannot be replaced: the facade still answers for the handler's argument.
+    // A server whose methods cannot be replaced: the facade still answers for the handler's argument.
   }
 }
 
-/** The server that handlers get as their second argument: Bun's own, with `requestIP` of a local peer. */
+/** The server that handlers get as their second argument: Bun's own, answering for a local peer. */
 function serverFacade(real: () => object | undefined): object {
   const own: Record<string, unknown> = {
     requestIP: () => LOCAL_PEER,
-    // A WebSocket upgrade over shared memory is not served (yet): the request goes on as plain HTTP.
-    upgrade: () => false,
+    upgrade: (request: Request, options?: object) =>
+      hooks?.owns(request) ? hooks.bun(request, options) : false,
   };
   return new Proxy({}, {
     get(_target, name) {

@@ -104,6 +104,13 @@ export const adapter: Adapter = {
       unref: () => server.unref(),
     };
   },
+  upgradeWebSocket: Deno.upgradeWebSocket.bind(Deno) as (request: Request, options: object) => unknown,
+  interceptUpgrade(hooks) {
+    const original = Deno.upgradeWebSocket.bind(Deno);
+    const wrapped = (request: Request, options?: Deno.UpgradeWebSocketOptions) =>
+      hooks.owns(request) ? hooks.deno(request, options) : original(request, options);
+    Object.defineProperty(Deno, "upgradeWebSocket", { value: wrapped, configurable: true, writable: true });
+  },
   interceptServe(onServe) {
     const original = Deno.serve;
     // deno-lint-ignore no-explicit-any

@@ -48,6 +48,11 @@ export interface Adapter {
    * must be read as a stream, since it may be live.
    */
   completeBody(response: Response, max: number): Uint8Array | Promise<Uint8Array> | undefined;
+  /**
+   * The runtime's own `Deno.upgradeWebSocket` (taken before any preload replaces it), for
+   * requests that did not come over shared memory; Bun has none.
+   */
+  readonly upgradeWebSocket: ((request: Request, options: object) => unknown) | undefined;
   /** What the runtime's own HTTP server does that a client can see, for `serve` to do alike. */
   readonly server: ServerHabits;
   /** Serves `handler` over TCP with the runtime's own HTTP server (Deno.serve or Bun.serve). */
@@ -57,8 +62,27 @@ export interface Adapter {
    * `onServe` sees every handler the application serves. The library never calls this.
    */
   interceptServe(
-    onServe: (handler: (request: Request, info: unknown) => Response | Promise<Response>) => void,
+    onServe: (
+      handler: (request: Request, info: unknown) => Response | Promise<Response>,
+      websocket?: object,
+    ) => void,
   ): void;
+  /**
+   * For the opt-in preload module only: makes the runtime's own WebSocket upgrade
+   * (`Deno.upgradeWebSocket`, or `upgrade` on every server `Bun.serve` returns) upgrade
+   * requests over shared memory with `upgrade`, and hand every other request on unchanged.
+   */
+  interceptUpgrade(upgrade: UpgradeHooks): void;
+}
+
+/** The upgrades over shared memory that {@linkcode Adapter.interceptUpgrade} hands requests to. */
+export interface UpgradeHooks {
+  /** Whether `request` came over shared memory and asks for a WebSocket. */
+  owns(request: Request): boolean;
+  /** `Deno.upgradeWebSocket` for such a request. */
+  deno(request: Request, options?: object): unknown;
+  /** Bun's `server.upgrade` for such a request. */
+  bun(request: Request, options?: object): boolean;
 }
 
 /** What a runtime's own HTTP server does with a handler's response, as its clients see it. */

@@ -1,0 +1,432 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import process from "node:process";
+import {
+  deleteRoute,
+  Domain,
+  fetch,
+  serve,
+  setDefaultDomain,
+  setRoute,
+  upgradeWebSocket,
+  WebSocket,
+  type XioServer,
+  type XioServerWebSocket,
+} from "../mod.ts";
+import { delay, Fixture, otherRuntime, runtimeName, uniqueName, within } from "./_helpers.ts";
+
+let domain: Domain;
+before(() => {
+  domain = Domain.open({
+    name: uniqueName("ws"),
+    hugepages: "never",
+    channels: 256,
+    classes: [
+      { size: 256, count: 4096 },
+      { size: 4096, count: 1024 },
+      { size: 65536, count: 256 },
+    ],
+  });
+  setDefaultDomain(domain);
+});
+const fixtures: Fixture[] = [];
+after(async () => {
+  for (const fixture of fixtures) if (fixture.child.exitCode === null) await fixture.kill();
+  setDefaultDomain(undefined);
+  domain.close();
+});
+
+/** The next event of `type` on `target`. */
+function next<E extends Event = Event>(target: EventTarget, type: string, ms = 10_000): Promise<E> {
+  return within(
+    ms,
+    new Promise<E>((resolve) => target.addEventListener(type, (e) => resolve(e as E), { once: true })),
+    type,
+  );
+}
+
+/** The next message's data. */
+async function message(ws: EventTarget): Promise<unknown> {
+  return (await next<MessageEvent>(ws, "message")).data;
+}
+
+/** Serves an echo (text and binary) under a new name; the server socket's close is reported to `closes`. */
+function echo(closes: CloseEvent[] = [], protocol?: string): { server: XioServer; name: string } {
+  const name = uniqueName("echo");
+  const server = serve({ name }, (request) => {
+    if (request.headers.get("upgrade") !== "websocket") return new Response("plain", { status: 200 });
+    const { socket, response } = upgradeWebSocket(request, {
+      protocol: protocol ?? request.headers.get("sec-websocket-protocol")?.split(",")[0] ?? undefined,
+    });
+    socket.binaryType = "arraybuffer";
+    socket.onmessage = (event) => {
+      if (event.data === "close me") socket.close(4002, "server says bye");
+      else socket.send(event.data);
+    };
+    socket.onclose = (event) => closes.push(event);
+    return response;
+  });
+  return { server, name };
+}
+
+async function open(url: string, protocols?: string | string[]): Promise<WebSocket> {
+  const ws = new WebSocket(url, protocols);
+  await next(ws, "open");
+  return ws;
+}
+
+describe(`WebSocket over shared memory (${runtimeName})`, () => {
+  test("text and binary messages, from empty to 64 MiB, in order, as each binaryType", async () => {
+    const { server, name } = echo();
+    const ws = await open(`xio://${name}/chat?room=1`);
+    assert.equal(ws.readyState, WebSocket.OPEN);
+    assert.equal(ws.url, `xio://${name}/chat?room=1`);
+    assert.equal(ws.extensions, "");
+    ws.send("");
+    assert.equal(await message(ws), "");
+    ws.send("héllo ✓");
+    assert.equal(await message(ws), "héllo ✓");
+    ws.binaryType = "arraybuffer";
+    ws.send(new Uint8Array(0));
+    const empty = await message(ws);
+    assert.ok(empty instanceof ArrayBuffer && empty.byteLength === 0);
+    // Several frames each (over 64 KiB), sent back to back: they come back whole and in order.
+    const sizes = [1, 65_528, 65_529, 300_000, 1 << 20];
+    for (const size of sizes) ws.send(new Uint8Array(size).map((_, i) => (i * 7 + size) & 0xff));
+    for (const size of sizes) {
+      const got = new Uint8Array(await message(ws) as ArrayBuffer);
+      assert.equal(got.length, size);
+      assert.ok(got.every((b, i) => b === ((i * 7 + size) & 0xff)), `${size} bytes intact`);
+    }
+    ws.binaryType = "blob";
+    ws.send(new Blob(["blob body"]));
+    const blob = await message(ws);
+    assert.ok(blob instanceof Blob);
+    assert.equal(await blob.text(), "blob body");
+    ws.binaryType = "arraybuffer";
+    ws.send(new DataView(new Uint8Array([1, 2, 3, 4]).buffer, 1, 2));
+    assert.deepEqual([...new Uint8Array(await message(ws) as ArrayBuffer)], [2, 3]);
+    const huge = new Uint8Array(64 * 1024 * 1024);
+    huge[0] = 1;
+    huge[huge.length - 1] = 2;
+    ws.send(huge);
+    const back = new Uint8Array(await message(ws) as ArrayBuffer);
+    assert.equal(back.length, huge.length);
+    assert.equal(back[0], 1);
+    assert.equal(back[back.length - 1], 2);
+    ws.close();
+    await next(ws, "close");
+    await server.shutdown();
+  });
+
+  test("close codes and reasons go both ways, with the closing handshake", async () => {
+    const closes: CloseEvent[] = [];
+    const { server, name } = echo(closes);
+    const ws = await open(`xio://${name}/`);
+    ws.close(4001, "client says bye");
+    assert.equal(ws.readyState, WebSocket.CLOSING);
+    const closed = await next<CloseEvent>(ws, "close");
+    assert.equal(closed.wasClean, true);
+    assert.equal(ws.readyState, WebSocket.CLOSED);
+    await delay(20);
+    assert.equal(closes.length, 1);
+    assert.equal(closes[0].code, 4001);
+    assert.equal(closes[0].reason, "client says bye");
+    assert.equal(closes[0].wasClean, true);
+
+    const other = await open(`xio://${name}/`);
+    other.send("close me");
+    const byServer = await next<CloseEvent>(other, "close");
+    assert.deepEqual([byServer.code, byServer.reason, byServer.wasClean], [4002, "server says bye", true]);
+
+    const plain = await open(`xio://${name}/`);
+    plain.close();
+    assert.equal((await next<CloseEvent>(plain, "close")).code, 1005); // no code given
+    await server.shutdown();
+  });
+
+  test("what WebSocket refuses: send while connecting, bad close codes and reasons, bad URLs", async () => {
+    const { server, name } = echo();
+    const ws = new WebSocket(`xio://${name}/`);
+    assert.throws(() => ws.send("too early"), { name: "InvalidStateError" });
+    assert.throws(() => ws.close(1001), { name: "InvalidAccessError" });
+    assert.throws(() => ws.close(1000, "x".repeat(124)), { name: "SyntaxError" });
+    assert.throws(() => new WebSocket("ftp://example.com/"), { name: "SyntaxError" });
+    assert.throws(() => new WebSocket(`xio://${name}/#frag`), { name: "SyntaxError" });
+    assert.throws(() => new WebSocket(`xio://${name}/`, ["a", "a"]), { name: "SyntaxError" });
+    await next(ws, "open");
+    ws.close();
+    await next(ws, "close");
+    // Sent once closed: counted in bufferedAmount, and dropped.
+    ws.send("late");
+    assert.equal(ws.bufferedAmount, 4);
+    await server.shutdown();
+  });
+
+  test("subprotocols: the server's choice, no choice, and a choice not offered", async () => {
+    const { server, name } = echo();
+    const ws = await open(`xio://${name}/`, ["v2.chat", "v1.chat"]);
+    assert.equal(ws.protocol, "v2.chat");
+    ws.close();
+    const none = await open(`xio://${name}/`);
+    assert.equal(none.protocol, "");
+    none.close();
+    await server.shutdown();
+
+    const rogue = echo([], "not-offered");
+    const refused = new WebSocket(`xio://${rogue.name}/`, ["mine"]);
+    const events: string[] = [];
+    refused.onerror = () => events.push("error");
+    const closed = await next<CloseEvent>(refused, "close");
+    assert.deepEqual(events, ["error"]);
+    assert.equal(closed.code, 1006);
+    assert.equal(closed.wasClean, false);
+    await rogue.server.shutdown();
+  });
+
+  test("a handler that answers without upgrading, and a service nobody serves, fail with 1006", async () => {
+    const name = uniqueName("no-upgrade");
+    const server = serve({ name }, () => new Response("no", { status: 403 }));
+    const ws = new WebSocket(`xio://${name}/`);
+    let errored = false;
+    ws.onerror = () => (errored = true);
+    const closed = await next<CloseEvent>(ws, "close");
+    assert.equal(errored, true);
+    assert.equal(closed.code, 1006);
+    await server.shutdown();
+    const nobody = new WebSocket(`xio://${uniqueName("nobody")}/`);
+    assert.equal((await next<CloseEvent>(nobody, "close")).code, 1006);
+  });
+
+  test("server shutdown closes every socket with 1001", async () => {
+    const closes: CloseEvent[] = [];
+    const { server, name } = echo(closes);
+    const a = await open(`xio://${name}/`);
+    const b = await open(`xio://${name}/`);
+    const closedA = next<CloseEvent>(a, "close");
+    const closedB = next<CloseEvent>(b, "close");
+    await within(10_000, server.shutdown(), "shutdown");
+    for (const closed of [await closedA, await closedB]) {
+      assert.equal(closed.code, 1001);
+      assert.equal(closed.wasClean, true);
+    }
+  });
+
+  test("other URLs get the runtime's own WebSocket; a routed origin goes local while its service is here", async () => {
+    const tcp = runtimeName === "deno"
+      ? (globalThis as unknown as {
+        Deno: {
+          serve: (
+            o: object,
+            h: (r: Request) => Response,
+          ) => { addr: { port: number }; shutdown(): Promise<void> };
+        };
+      }).Deno.serve(
+        { port: 0, onListen() {} },
+        (request) => {
+          const { socket, response } = (globalThis as unknown as {
+            Deno: { upgradeWebSocket(r: Request): { socket: globalThis.WebSocket; response: Response } };
+          }).Deno.upgradeWebSocket(request);
+          socket.onmessage = (e) => socket.send(`tcp: ${e.data}`);
+          return response;
+        },
+      )
+      : (() => {
+        const s =
+          (globalThis as unknown as { Bun: { serve(o: object): { port: number; stop(): Promise<void> } } })
+            .Bun.serve({
+              port: 0,
+              fetch: (request: Request, server: { upgrade(r: Request): boolean }) =>
+                server.upgrade(request) ? undefined : new Response("no"),
+              websocket: { message: (ws: { send(d: string): void }, m: string) => ws.send(`tcp: ${m}`) },
+            });
+        return { addr: { port: s.port }, shutdown: () => s.stop() };
+      })();
+    const port = tcp.addr.port;
+    const remote = new WebSocket(`ws://127.0.0.1:${port}/`);
+    assert.ok(remote instanceof globalThis.WebSocket, "the runtime's own");
+    await next(remote, "open");
+    remote.send("a");
+    assert.equal(await message(remote), "tcp: a");
+    remote.close();
+
+    const { server, name } = echo();
+    const origin = `http://chat-${process.pid}:${port}`;
+    setRoute(origin, name);
+    try {
+      const routed = await open(`ws://chat-${process.pid}:${port}/room`);
+      assert.ok(routed instanceof WebSocket, "over shared memory");
+      routed.send("b");
+      assert.equal(await message(routed), "b");
+      routed.close();
+      await next(routed, "close");
+      await server.shutdown();
+      // The service left: the same URL goes over TCP, where nothing answers under that name.
+      const gone = new WebSocket(`ws://127.0.0.1:${port}/`);
+      assert.ok(gone instanceof globalThis.WebSocket);
+      gone.close();
+    } finally {
+      deleteRoute(origin);
+      await tcp.shutdown();
+    }
+  });
+
+  test("Bun's model: server.upgrade with data and headers, the websocket handlers, topics", async () => {
+    const name = uniqueName("bun-model");
+    const seen: string[] = [];
+    const sockets: XioServerWebSocket[] = [];
+    const server = serve({
+      name,
+      websocket: {
+        open(socket: XioServerWebSocket) {
+          sockets.push(socket);
+          socket.subscribe("room");
+          seen.push(`open ${(socket.data as { user: string }).user}`);
+        },
+        message(socket: XioServerWebSocket, data: unknown) {
+          if (typeof data === "string") {
+            seen.push(`text ${data}`);
+            socket.publish("room", `${(socket.data as { user: string }).user}: ${data}`);
+          } else {
+            assert.ok(data instanceof Uint8Array, "a Buffer");
+            seen.push(`binary ${(data as Uint8Array).length}`);
+            socket.send(data as Uint8Array);
+          }
+        },
+        close(socket: XioServerWebSocket, code: number, reason: string) {
+          seen.push(`close ${socket.readyState} ${code} ${reason}`);
+        },
+      },
+      fetch(request, server) {
+        const user = new URL(request.url).searchParams.get("user") ?? "?";
+        if (server.upgrade?.(request, { data: { user }, headers: { "x-welcome": user } })) {
+          return undefined as unknown as Response;
+        }
+        return new Response("not a websocket", { status: 400 });
+      },
+    });
+    const plain = await fetch(`xio://${name}/`);
+    assert.equal(plain.status, 400);
+    await plain.body?.cancel();
+    const ann = await open(`xio://${name}/?user=ann`);
+    const bob = await open(`xio://${name}/?user=bob`);
+    assert.equal(server.subscriberCount("room"), 2);
+    ann.send("hi all");
+    assert.equal(await message(bob), "ann: hi all"); // published to the others, not to ann
+    ann.binaryType = "arraybuffer";
+    ann.send(new Uint8Array([9, 9, 9]));
+    assert.deepEqual([...new Uint8Array(await message(ann) as ArrayBuffer)], [9, 9, 9]);
+    assert.equal(server.publish("room", "from the server"), 15);
+    assert.equal(await message(ann), "from the server");
+    assert.equal(await message(bob), "from the server");
+    bob.close(4000, "done");
+    await next(bob, "close");
+    await delay(20);
+    assert.equal(server.subscriberCount("room"), 1);
+    assert.ok(seen.includes("open ann") && seen.includes("open bob") && seen.includes("text hi all"));
+    assert.ok(seen.includes("binary 3"));
+    assert.ok(seen.includes("close 3 4000 done"), seen.join(", "));
+    sockets[0].close(4003, "kick");
+    const kicked = await next<CloseEvent>(ann, "close");
+    assert.deepEqual([kicked.code, kicked.reason], [4003, "kick"]);
+    await server.shutdown();
+  });
+
+  test("backpressure: bufferedAmount grows while the peer is stopped, shared memory does not", async () => {
+    const own = Domain.open({ name: uniqueName("ws-bp"), hugepages: "never" });
+    const peer = new Fixture("ws_peer.ts", ["server", own.name, "bp"], otherRuntime);
+    fixtures.push(peer);
+    try {
+      await peer.waitFor("ready");
+      setDefaultDomain(own);
+      const ws = await open("xio://bp/");
+      const held = () => own.stats().classes.reduce((n, c) => n + (c.total - c.free) * c.size, 0);
+      const before = held();
+      process.kill(peer.child.pid!, "SIGSTOP");
+      const chunk = new Uint8Array(256 * 1024);
+      const total = 64;
+      for (let i = 0; i < total; i++) ws.send(chunk);
+      // A window's worth went into shared memory; the rest waits here.
+      assert.ok(ws.bufferedAmount >= (total - 8) * chunk.length, `bufferedAmount ${ws.bufferedAmount}`);
+      await delay(200);
+      const inFlight = held() - before;
+      assert.ok(inFlight <= 2 * 1024 * 1024, `${inFlight} bytes of shared memory held`);
+      process.kill(peer.child.pid!, "SIGCONT");
+      ws.send("count?");
+      assert.equal(await within(30_000, message(ws), "count"), String(total * chunk.length));
+      assert.equal(ws.bufferedAmount, 0);
+      ws.close();
+      await next(ws, "close");
+    } finally {
+      process.kill(peer.child.pid!, "SIGCONT");
+      setDefaultDomain(domain);
+      await peer.kill();
+      own.close();
+    }
+  });
+
+  test("a peer killed with SIGKILL: the other side gets error, then close with 1006", async () => {
+    const own = Domain.open({ name: uniqueName("ws-kill"), hugepages: "never" });
+    setDefaultDomain(own);
+    try {
+      // The server dies.
+      const server = new Fixture("ws_peer.ts", ["server", own.name, "kill"], otherRuntime);
+      fixtures.push(server);
+      await server.waitFor("ready");
+      const ws = await open("xio://kill/");
+      ws.send("ping");
+      assert.equal(await message(ws), "ping");
+      const events: string[] = [];
+      ws.onerror = () => events.push("error");
+      const closed = next<CloseEvent>(ws, "close");
+      server.child.kill("SIGKILL");
+      const event = await within(5_000, closed, "close after the server died");
+      assert.deepEqual([event.code, event.wasClean, events], [1006, false, ["error"]]);
+
+      // The client dies.
+      const closes: CloseEvent[] = [];
+      const { server: local, name } = (() => {
+        const name = "kill-client";
+        const local = serve({ name, domain: own }, (request) => {
+          const { socket, response } = upgradeWebSocket(request);
+          socket.onclose = (e) => closes.push(e);
+          return response;
+        });
+        return { server: local, name };
+      })();
+      const client = new Fixture("ws_peer.ts", ["client", own.name, name], otherRuntime);
+      fixtures.push(client);
+      await client.waitFor("open");
+      client.child.kill("SIGKILL");
+      await within(
+        5_000,
+        (async () => {
+          while (closes.length === 0) await delay(10);
+        })(),
+        "the server socket's close",
+      );
+      assert.equal(closes[0].code, 1006);
+      assert.equal(closes[0].wasClean, false);
+      await local.shutdown();
+    } finally {
+      setDefaultDomain(domain);
+      own.close();
+    }
+  });
+
+  test("upgradeWebSocket refuses a request that asks for no WebSocket", async () => {
+    const name = uniqueName("refuse");
+    let thrown: unknown;
+    const server = serve({ name }, (request) => {
+      try {
+        upgradeWebSocket(request);
+      } catch (error) {
+        thrown = error;
+      }
+      return new Response("plain");
+    });
+    assert.equal(await (await fetch(`xio://${name}/`)).text(), "plain");
+    assert.ok(thrown instanceof TypeError);
+    await server.shutdown();
+  });
+});
