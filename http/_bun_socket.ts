@@ -17,6 +17,7 @@ import {
   messageBytes,
   OPEN,
   slotOf,
+  wholeBuffer,
 } from "./_endpoint.ts";
 
 /** Bun's `websocket` option of `Bun.serve`: the handlers of every socket a server upgrades. */
@@ -122,7 +123,7 @@ export class XioServerWebSocket {
   }
 
   #binary(bytes: Uint8Array<ArrayBuffer>): unknown {
-    if (this.binaryType === "arraybuffer") return bytes.buffer;
+    if (this.binaryType === "arraybuffer") return wholeBuffer(bytes);
     if (this.binaryType === "uint8array") return bytes;
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }

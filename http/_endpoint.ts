@@ -9,7 +9,7 @@
  *   for WINDOW frames once it has WS_WINDOW in flight; what waits is queued in this process and
  *   counted in `bufferedAmount`. Shared memory never holds more than a window per socket.
  * - The receiver copies each frame out as it arrives (a text message is decoded straight from
- *   shared memory), releases it, and returns credit every half window.
+ *   shared memory), releases it, and returns credit every eighth of a window.
  * - Closing is RFC 6455's handshake: each side sends one CLOSE frame, the second in answer to the
  *   first, and the stream is over once both are sent. A wire that fails (the peer died, its
  *   channel closed) closes every socket on it with 1006.
@@ -19,11 +19,16 @@
  * @module
  */
 
-import { clearTimeout, setTimeout } from "node:timers";
+import { Buffer } from "node:buffer";
+import { clearTimeout, setImmediate, setTimeout } from "node:timers";
+import { adapter } from "../runtime/mod.ts";
+// (How an endpoint tells that an event-loop turn came between two of its messages.)
+import { turnCount } from "../zero_copy/_wake.ts";
 import type { SharedBuffer } from "../zero_copy/mod.ts";
 import { ClosedError } from "../errors.ts";
 import {
   FLAG_MORE,
+  FLAG_PACKED,
   FLAG_TEXT,
   FRAME_CLOSE,
   FRAME_RESET,
@@ -36,13 +41,22 @@ import { DATA_MAX, FRAME_CHARGE, type StreamHandler, type Wire } from "./_wire.t
 import type { BunWebSocketHandler } from "./_bun_socket.ts";
 
 /** Credit a WebSocket sender starts with, in bytes (FRAME_CHARGE per frame included). */
-export const WS_WINDOW = 1024 * 1024;
+export const WS_WINDOW = 2 * 1024 * 1024;
 /** The largest message a socket accepts by default: 64 MiB. */
 export const MESSAGE_MAX = 64 * 1024 * 1024;
 /** How long a socket that sent its CLOSE waits for the answer before it gives up (1006). */
 export const CLOSE_TIMEOUT_MS = 5000;
 /** The most bytes of a close reason, as RFC 6455 bounds it. */
 export const REASON_MAX = 123;
+
+/** Messages of up to this many bytes sent in one task travel packed in one frame. */
+const PACK_MAX = 8 * 1024;
+/** A packed record's header: u32, the length with bit 31 for text. */
+const RECORD_BYTES = 4;
+const RECORD_TEXT = 0x80000000;
+/** The length of a whole message before the first frame of several (u32 low, u32 high). */
+const LENGTH_BYTES = 8;
+const EMPTY = new Uint8Array(0);
 
 /** The states of a WebSocket, as `readyState` gives them. */
 export const CONNECTING = 0;
@@ -76,8 +90,13 @@ export interface EndpointEvents {
 interface Outgoing {
   bytes: Uint8Array | Promise<Uint8Array>;
   text: boolean;
-  /** How much of it has gone out. */
+  /** A frame of packed records (see `#flush`). */
+  packed: boolean;
+  /** How much of `bytes` has gone out. */
   at: number;
+  /** Where `bytes` starts in the message (what went out before it had to wait), and the message's length. */
+  base: number;
+  total: number;
   /** A CLOSE frame to send in order after the messages before it. */
   close?: { code: number; reason: string };
 }
@@ -96,10 +115,19 @@ export class Endpoint implements StreamHandler {
   #queued = 0;
   #pumping = false;
   #wake: (() => void) | undefined;
-  /** The fragments of a message that has not ended yet. */
-  #parts: Uint8Array[] | undefined;
-  #partsLength = 0;
-  #partsText = false;
+  /** Small messages sent in this task, packed into one frame when it ends (see `#flush`). */
+  #pack: Uint8Array = EMPTY;
+  #packed = 0;
+  #packCount = 0;
+  /** A message of several frames being received: its bytes so far, and where the next go. */
+  #partial: Uint8Array<ArrayBuffer> | undefined;
+  #partialAt = 0;
+  #partialText = false;
+  /** Messages received and not yet handed out (only where each message has a task of its own). */
+  #inbox: Inbound[] = [];
+  /** The turn count when the last message was handed out (-1: none yet). */
+  #handedAt = -1;
+  #handing = false;
   #sentClose = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -117,38 +145,58 @@ export class Endpoint implements StreamHandler {
 
   /** Bytes of messages accepted but not yet in shared memory. */
   get bufferedAmount(): number {
-    return this.#queued;
+    return this.#queued + this.#packed;
   }
 
   /**
    * Sends a message: at once if its credit and buffers are there, otherwise in order later.
-   * Returns the bytes sent at once, -1 if some wait in the queue, 0 if the socket is not open
-   * (the message is dropped), as Bun's `ServerWebSocket.send` counts.
+   * Small messages sent in one task travel packed in one frame, sent as the task ends. Returns
+   * the bytes sent (or packed), -1 if some wait in the queue, 0 if the socket is not open (the
+   * message is dropped), as Bun's `ServerWebSocket.send` counts.
    */
   send(bytes: Uint8Array, text: boolean): number {
     if (this.#state !== OPEN || this.#sentClose) return 0;
-    const message: Outgoing = { bytes, text, at: 0 };
-    if (this.#queue.length === 0 && this.#write(message)) return Math.max(bytes.length, 1);
-    // The caller may change its bytes once send returns: what waits is a copy.
-    const rest = bytes.slice(message.at);
-    message.bytes = rest;
+    const size = bytes.length;
+    if (size <= PACK_MAX) {
+      if (this.#packed + RECORD_BYTES + size > DATA_MAX) this.#flush();
+      this.#packRecord(bytes, text);
+      return this.#queue.length === 0 ? Math.max(size, 1) : -1;
+    }
+    if (this.#packed > 0) this.#flush();
+    const message: Outgoing = { bytes, text, at: 0, base: 0, total: size, packed: false };
+    if (this.#queue.length === 0 && this.#write(message)) return size;
+    // The caller may change its bytes once send returns: what waits is a copy of what is left.
+    message.bytes = bytes.slice(message.at);
+    message.base = message.at;
     message.at = 0;
-    this.#enqueue(message, rest.length);
+    this.#enqueue(message, size - message.base);
     return -1;
   }
 
   /** Sends a message whose bytes come later (a Blob's), in order after those before it. */
   sendLater(bytes: Promise<Uint8Array>, size: number, text: boolean): void {
     if (this.#state !== OPEN || this.#sentClose) return;
-    this.#enqueue({ bytes, text, at: 0 }, size);
+    if (this.#packed > 0) this.#flush();
+    this.#enqueue({ bytes, text, at: 0, base: 0, total: size, packed: false }, size);
   }
 
   /** Starts the closing handshake (code 0: none given). Messages queued before it go first. */
   close(code: number, reason: string): void {
     if (this.#state !== OPEN || this.#sentClose) return;
     this.#state = CLOSING;
+    if (this.#packed > 0) this.#flush();
     if (this.#queue.length === 0) this.#sendClose(code, reason);
-    else this.#enqueue({ bytes: new Uint8Array(0), text: false, at: 0, close: { code, reason } }, 0);
+    else {
+      this.#enqueue({
+        bytes: EMPTY,
+        text: false,
+        at: 0,
+        base: 0,
+        total: 0,
+        packed: false,
+        close: { code, reason },
+      }, 0);
+    }
   }
 
   /** Ends at once, without the handshake: the peer sees its stream reset (1006 there and here). */
@@ -164,57 +212,27 @@ export class Endpoint implements StreamHandler {
     this.#fail(1002, "headers on an open WebSocket");
   }
 
-  onData(buffer: SharedBuffer, _end: boolean): boolean {
+  onData(buffer: SharedBuffer, _end: boolean): void {
     const flags = buffer.capacityBytes[1];
     const n = buffer.length - HEADER_BYTES;
+    const charge = n + FRAME_CHARGE;
     try {
       // Messages after a CLOSE (sent or received) are dropped, as WebSocket has it.
-      if (this.#state !== OPEN) return false;
+      if (this.#state !== OPEN) return this.#took(charge);
+      const bytes = buffer.capacityBytes;
       const text = (flags & FLAG_TEXT) !== 0;
-      const more = (flags & FLAG_MORE) !== 0;
-      if (this.#partsLength + n > this.#maxMessage) {
-        this.#parts = undefined;
-        this.#partsLength = 0;
-        this.close(1009, "Message too big");
-        return false;
+      if ((flags & FLAG_PACKED) !== 0) return this.#unpack(bytes, n, charge);
+      if ((flags & FLAG_MORE) !== 0 || this.#partial !== undefined) {
+        return this.#fragment(buffer, n, flags, charge);
       }
-      let whole: string | Uint8Array<ArrayBuffer> | undefined;
-      if (!more && this.#parts === undefined) {
-        const view = buffer.capacityBytes.subarray(HEADER_BYTES, HEADER_BYTES + n);
-        if (text) whole = utf8(view);
-        else {
-          whole = new Uint8Array(n);
-          whole.set(view);
-        }
-      } else {
-        const part = new Uint8Array(n);
-        buffer.copyTo(part, HEADER_BYTES);
-        if (this.#parts === undefined) {
-          this.#parts = [];
-          this.#partsText = text;
-        }
-        this.#parts.push(part);
-        this.#partsLength += n;
-        if (more) return false;
-        const joined = new Uint8Array(this.#partsLength);
-        let at = 0;
-        for (const p of this.#parts) {
-          joined.set(p, at);
-          at += p.length;
-        }
-        this.#parts = undefined;
-        this.#partsLength = 0;
-        whole = this.#partsText ? utf8(joined) : joined;
+      if (text) this.#arrived(utf8(bytes.subarray(HEADER_BYTES, HEADER_BYTES + n)), charge);
+      else {
+        const copy = new Uint8Array(n);
+        buffer.copyTo(copy, HEADER_BYTES);
+        this.#arrived(copy, charge);
       }
-      if (whole === undefined) {
-        this.#fail(1007, "A text message is not valid UTF-8");
-        return false;
-      }
-      this.#events.message(whole);
-      return true;
     } finally {
       buffer.release();
-      this.#took(n + FRAME_CHARGE);
     }
   }
 
@@ -249,21 +267,84 @@ export class Endpoint implements StreamHandler {
 
   // --- sending ---
 
+  /** Adds a small message to the frame packed in this task, scheduling its flush. */
+  #packRecord(bytes: Uint8Array, text: boolean): void {
+    const at = this.#packed;
+    const end = at + RECORD_BYTES + bytes.length;
+    if (end > this.#pack.length) {
+      const bigger = new Uint8Array(Math.min(DATA_MAX, Math.max(4096, end * 2)));
+      bigger.set(this.#pack.subarray(0, at));
+      this.#pack = bigger;
+    }
+    const pack = this.#pack;
+    const word = bytes.length | (text ? RECORD_TEXT : 0);
+    pack[at] = word;
+    pack[at + 1] = word >>> 8;
+    pack[at + 2] = word >>> 16;
+    pack[at + 3] = word >>> 24;
+    pack.set(bytes, at + RECORD_BYTES);
+    this.#packed = end;
+    if (this.#packCount++ === 0) queueMicrotask(() => this.#flush());
+  }
+
+  /**
+   * Sends the messages packed in this task: one alone as a frame of its own (no packing), several
+   * as one frame of records.
+   */
+  #flush(): void {
+    const count = this.#packCount;
+    if (count === 0) return;
+    const pack = this.#pack;
+    const length = this.#packed;
+    this.#packed = 0;
+    this.#packCount = 0;
+    if (this.#state === CLOSED) return;
+    let message: Outgoing;
+    if (count === 1) {
+      const word = pack[0] | (pack[1] << 8) | (pack[2] << 16) | (pack[3] << 24);
+      const text = (word & RECORD_TEXT) !== 0;
+      const bytes = pack.subarray(RECORD_BYTES, length);
+      message = { bytes, text, at: 0, base: 0, total: bytes.length, packed: false };
+    } else {message = {
+        bytes: pack.subarray(0, length),
+        text: false,
+        at: 0,
+        base: 0,
+        total: length,
+        packed: true,
+      };}
+    try {
+      if (this.#queue.length === 0 && this.#write(message)) return;
+    } catch {
+      return; // the wire failed: onReset closes the socket
+    }
+    // (Nothing of it went: a packed frame or a small message is one frame.)
+    message.bytes = (message.bytes as Uint8Array).slice(); // the scratch is reused
+    this.#enqueue(message, message.bytes.length);
+  }
+
   /** Writes as much of `message` as credit and free buffers allow; true once all of it went. */
   #write(message: Outgoing): boolean {
     const bytes = message.bytes as Uint8Array;
     const wire = this.wire;
-    const flags = message.text ? FLAG_TEXT : 0;
+    const flags = message.packed ? FLAG_PACKED : message.text ? FLAG_TEXT : 0;
+    // (`bytes` is the message from `base` on: what was left of it when it had to wait.)
+    const base = message.base;
+    const total = message.total;
     do {
       const at = message.at;
-      const end = Math.min(bytes.length, at + DATA_MAX);
+      const first = base + at === 0 && total > DATA_MAX;
+      // The first frame of a message of several says how long it is, so that the receiver
+      // sets its bytes aside once.
+      const end = Math.min(bytes.length, at + (first ? DATA_MAX - LENGTH_BYTES : DATA_MAX));
       const cost = end - at + FRAME_CHARGE;
       if (this.#credit < cost) return false;
-      if (
-        !wire.trySendData(this.id, bytes.subarray(at, end), end < bytes.length ? flags | FLAG_MORE : flags)
-      ) {
-        return false;
-      }
+      const more = end < bytes.length ? FLAG_MORE : 0;
+      const chunk = bytes.subarray(at, end);
+      const sent = first
+        ? wire.trySendData(this.id, withLength(chunk, total), flags | more)
+        : wire.trySendData(this.id, chunk, flags | more);
+      if (!sent) return false;
       this.#credit -= cost;
       message.at = end;
     } while (message.at < bytes.length);
@@ -298,20 +379,13 @@ export class Endpoint implements StreamHandler {
           continue;
         }
         waited = true;
-        const bytes = head.bytes;
-        const end = Math.min(bytes.length, head.at + DATA_MAX);
-        const cost = end - head.at + FRAME_CHARGE;
-        if (this.#credit < cost) {
+        if (this.#credit < Math.min(head.bytes.length - head.at, DATA_MAX) + FRAME_CHARGE) {
           await new Promise<void>((resolve) => (this.#wake = resolve));
-          continue;
+        } else {
+          // Credit, but no free buffer: wait for one, then go on where the send stopped.
+          const buffer = await this.wire.channel.alloc(HEADER_BYTES + DATA_MAX);
+          buffer.release();
         }
-        // Credit, but no free buffer: wait for one.
-        const flags = (head.text ? FLAG_TEXT : 0) | (end < bytes.length ? FLAG_MORE : 0);
-        await this.wire.sendData(this.id, bytes.subarray(head.at, end), flags);
-        this.#credit -= cost;
-        this.#queued -= end - head.at;
-        head.at = end;
-        if (end === bytes.length) this.#queue.shift();
       }
     } finally {
       this.#pumping = false;
@@ -322,6 +396,8 @@ export class Endpoint implements StreamHandler {
   #dropQueue(): void {
     this.#queue.length = 0;
     this.#queued = 0;
+    this.#packed = 0;
+    this.#packCount = 0;
   }
 
   #sendClose(code: number, reason: string): void {
@@ -341,9 +417,105 @@ export class Endpoint implements StreamHandler {
 
   // --- receiving ---
 
+  /** A frame of records: small messages, each handed out in order. */
+  #unpack(bytes: Uint8Array, n: number, charge: number): void {
+    const end = HEADER_BYTES + n;
+    let at = HEADER_BYTES;
+    while (at < end) {
+      if (end - at < RECORD_BYTES) return this.#fail(1002, "A packed frame is truncated");
+      const word = (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+      const length = word & ~RECORD_TEXT;
+      at += RECORD_BYTES;
+      if (length > end - at) return this.#fail(1002, "A packed message runs past its frame");
+      const view = bytes.subarray(at, at + length);
+      at += length;
+      // The frame's credit goes back with its last message.
+      this.#arrived((word & RECORD_TEXT) !== 0 ? utf8(view) : copyOf(view), at === end ? charge : 0);
+      if (this.#state !== OPEN) return;
+    }
+  }
+
+  /** A frame of a message of several. */
+  #fragment(buffer: SharedBuffer, n: number, flags: number, charge: number): void {
+    const bytes = buffer.capacityBytes;
+    let from = HEADER_BYTES;
+    let length = n;
+    if (this.#partial === undefined) {
+      if (n < LENGTH_BYTES) return this.#fail(1002, "A first fragment is truncated");
+      const total = readLength(bytes, HEADER_BYTES);
+      if (total > this.#maxMessage) {
+        this.#took(charge);
+        return this.#fail(1009, "Message too big");
+      }
+      // (Not zeroed first: every byte is written before anyone sees it.)
+      const whole = Buffer.allocUnsafeSlow(total);
+      this.#partial = new Uint8Array(whole.buffer, whole.byteOffset, total);
+      this.#partialAt = 0;
+      this.#partialText = (flags & FLAG_TEXT) !== 0;
+      from += LENGTH_BYTES;
+      length -= LENGTH_BYTES;
+    }
+    const partial = this.#partial;
+    if (this.#partialAt + length > partial.length) {
+      return this.#fail(1002, "A message is longer than it said");
+    }
+    buffer.copyTo(partial.subarray(this.#partialAt, this.#partialAt + length), from);
+    this.#partialAt += length;
+    this.#took(charge);
+    if ((flags & FLAG_MORE) !== 0) return;
+    this.#partial = undefined;
+    if (this.#partialAt !== partial.length) return this.#fail(1002, "A message is shorter than it said");
+    this.#arrived(this.#partialText ? utf8(partial) : partial, 0);
+  }
+
+  /**
+   * A whole message arrived (undefined: text that is not UTF-8). It is handed out now, or (where
+   * each message has a task of its own, and one was handed out in this task) in a later task.
+   */
+  #arrived(message: string | Uint8Array<ArrayBuffer> | undefined, charge: number): void {
+    if (message === undefined) {
+      this.#took(charge);
+      return this.#fail(1007, "A text message is not valid UTF-8");
+    }
+    if (!adapter.messagePerTask) {
+      this.#took(charge);
+      this.#events.message(message);
+      return;
+    }
+    if (this.#inbox.length === 0 && turnCount() !== this.#handedAt) {
+      this.#handedAt = turnCount();
+      this.#took(charge);
+      this.#events.message(message);
+      return;
+    }
+    // Its credit goes back once it is handed out: a receiver that falls behind holds the sender.
+    this.#inbox.push({ message, charge });
+    if (!this.#handing) {
+      this.#handing = true;
+      setImmediate(this.#handOut);
+    }
+  }
+
+  /** Hands out the next message of the inbox, one per task. */
+  #handOut = (): void => {
+    const next = this.#inbox.shift();
+    if (next === undefined || this.#state !== OPEN) {
+      this.#handing = false;
+      this.#inbox.length = 0;
+      return;
+    }
+    this.#took(next.charge);
+    this.#events.message(next.message);
+    if (this.#inbox.length > 0) setImmediate(this.#handOut);
+    else {
+      this.#handing = false;
+      this.#handedAt = turnCount();
+    }
+  };
+
   #took(bytes: number): void {
     this.#consumed += bytes;
-    if (this.#consumed >= WS_WINDOW / 2 && this.#state !== CLOSED) {
+    if (this.#consumed >= WS_WINDOW / 8 && this.#state !== CLOSED) {
       this.wire.control(FRAME_WINDOW, this.id, this.#consumed);
       this.#consumed = 0;
     }
@@ -352,7 +524,8 @@ export class Endpoint implements StreamHandler {
   /** Fails the connection, as RFC 6455 has it: a CLOSE with `code`, and the socket closes. */
   #fail(code: number, reason: string): void {
     this.#dropQueue();
-    this.#state = CLOSING;
+    this.#partial = undefined;
+    if (this.#state === OPEN) this.#state = CLOSING;
     this.#sendClose(code, reason);
   }
 
@@ -361,11 +534,56 @@ export class Endpoint implements StreamHandler {
     this.#state = CLOSED;
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
     this.#dropQueue();
-    this.#parts = undefined;
+    this.#partial = undefined;
+    this.#inbox.length = 0;
     this.onWindow(0); // a pump waiting for credit sees the end
     this.#onDone();
     this.#events.close(code, reason, clean);
   }
+}
+
+/** A message received and not yet handed out, with the credit that goes back once it is. */
+interface Inbound {
+  message: string | Uint8Array<ArrayBuffer>;
+  charge: number;
+}
+
+/** The ArrayBuffer of exactly `bytes` (a received message's bytes fill theirs, unless assembled in a larger one). */
+export function wholeBuffer(bytes: Uint8Array<ArrayBuffer>): ArrayBuffer {
+  const buffer = bytes.buffer;
+  return bytes.byteOffset === 0 && buffer.byteLength === bytes.byteLength
+    ? buffer
+    : buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+}
+
+/** A copy of `view` that outlives the shared buffer. */
+function copyOf(view: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(view.length);
+  out.set(view);
+  return out;
+}
+
+/** `chunk` after the 8-byte length of the whole message (the first frame of several). */
+function withLength(chunk: Uint8Array, total: number): Uint8Array {
+  const out = new Uint8Array(LENGTH_BYTES + chunk.length);
+  const low = total % 2 ** 32;
+  const high = Math.floor(total / 2 ** 32);
+  out[0] = low;
+  out[1] = low >>> 8;
+  out[2] = low >>> 16;
+  out[3] = low >>> 24;
+  out[4] = high;
+  out[5] = high >>> 8;
+  out[6] = high >>> 16;
+  out[7] = high >>> 24;
+  out.set(chunk, LENGTH_BYTES);
+  return out;
+}
+
+function readLength(bytes: Uint8Array, at: number): number {
+  const low = (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+  const high = (bytes[at + 4] | (bytes[at + 5] << 8) | (bytes[at + 6] << 16) | (bytes[at + 7] << 24)) >>> 0;
+  return low + high * 2 ** 32;
 }
 
 /**

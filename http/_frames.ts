@@ -10,7 +10,9 @@
  *                          client to add when the block has none; bit 4 (request headers): a
  *                          WebSocket upgrade (the stream carries messages after a 101).
  *                          DATA on a WebSocket stream: bit 1, a text message; bit 2, the message
- *                          goes on in the next DATA frame
+ *                          goes on in the next DATA frame (the first of several starts with the
+ *                          whole length, u32 low and u32 high); bit 3, several small messages,
+ *                          each a u32 (length, bit 31 for text) and its bytes
  *     2  u8  version       FRAME_VERSION; a frame of another version ends the connection
  *     3  u8  reserved
  *     4  u32 stream id
@@ -64,6 +66,8 @@ export const FLAG_UPGRADE = 16;
 /** A WebSocket DATA frame's flags: a text message; the message goes on in the next frame. */
 export const FLAG_TEXT = 2;
 export const FLAG_MORE = 4;
+/** A WebSocket DATA frame's flag: the payload is several small messages (see http/_endpoint.ts). */
+export const FLAG_PACKED = 8;
 export const IMPLIED_TYPES = [undefined, "text/plain;charset=utf-8", "application/octet-stream"] as const;
 export const HEADER_BYTES = 8;
 

@@ -62,13 +62,8 @@ const nextMacrotask = () => new Promise<void>((resolve) => setImmediate(resolve)
 export interface StreamHandler {
   /** A HEADERS frame (copied out) arrived. Only the first frame of a stream. */
   onHeaders(frame: FrameReader, end: boolean): void;
-  /**
-   * A DATA frame: the handler owns `buffer` (payload after the frame header). True if what it
-   * did must be seen before the next frame is handed out: a WebSocket message, which is an
-   * event of its own, as a task of its own (so that code awaiting one message sees it before
-   * the next arrives).
-   */
-  onData(buffer: SharedBuffer, end: boolean): void | boolean;
+  /** A DATA frame: the handler owns `buffer` (payload after the frame header). */
+  onData(buffer: SharedBuffer, end: boolean): void;
   /** END, or DATA with the end flag, was handled by onData. */
   onEnd(): void;
   /** The peer reset the stream, or the wire failed. */
@@ -226,16 +221,12 @@ export class Wire {
           batch[0] = one;
           n = 1;
         }
-        let turn = false;
-        for (next = 0; next < n;) {
-          turn = this.#dispatch(batch[next++]);
-          if (turn && next < n) await nextMacrotask();
-        }
+        for (next = 0; next < n;) this.#dispatch(batch[next++]);
         // While frames keep coming, what these set off (the application's next requests,
         // timers, I/O) runs before more are handed out, so that both sides work at once. (Not
         // after a frame that was waited for: an event-loop turn costs more than a whole request
-        // from an idle VM, and the next frame is not there yet anyway; unless it asked for one.)
-        if (!waited || turn) await nextMacrotask();
+        // from an idle VM, and the next frame is not there yet anyway.)
+        if (!waited) await nextMacrotask();
       }
     } catch (e) {
       error = e as Error;
@@ -248,8 +239,7 @@ export class Wire {
     this.#onClose(error);
   }
 
-  /** Hands a frame to its stream; true if the stream asks for a turn of the event loop first. */
-  #dispatch(buffer: SharedBuffer): boolean {
+  #dispatch(buffer: SharedBuffer): void {
     if (buffer.length < HEADER_BYTES) {
       buffer.release();
       throw new FrameError(`A frame of ${buffer.length} bytes arrived`);
@@ -271,13 +261,16 @@ export class Wire {
     const end = (header[1] & FLAG_END) !== 0;
     const stream = (header[4] | (header[5] << 8) | (header[6] << 16) | (header[7] << 24)) >>> 0;
     const handler = this.streams.get(stream);
-    if (type === FRAME_DATA && handler !== undefined) return handler.onData(buffer, end) === true;
+    if (type === FRAME_DATA && handler !== undefined) {
+      handler.onData(buffer, end);
+      return;
+    }
     // Every other frame is small and is read in place; handlers copy out what they keep.
     const frame = new FrameReader(header, buffer.length);
     try {
       if (handler === undefined) {
         this.#onUnknown(frame);
-        return false;
+        return;
       }
       switch (type) {
         case FRAME_END:
@@ -311,7 +304,6 @@ export class Wire {
     } finally {
       buffer.release();
     }
-    return false;
   }
 
   #fail(error: Error): void {

@@ -31,6 +31,7 @@ import {
   messageBytes,
   OPEN,
   slotOf,
+  wholeBuffer,
 } from "./_endpoint.ts";
 import { asksWebSocket, handshakeHeaders } from "./_bun_socket.ts";
 import { type ClientSession, session, target } from "./client.ts";
@@ -85,6 +86,7 @@ export class WebSocket extends EventTarget {
   declare readonly CLOSED: 3;
 
   #url = "";
+  #origin: string | undefined;
   #state = CONNECTING;
   #protocol = "";
   #binaryType: BinaryType = adapter.name === "bun" ? "nodebuffer" : "blob";
@@ -279,8 +281,8 @@ export class WebSocket extends EventTarget {
     return {
       message: (data) => {
         if (this.#state !== OPEN) return;
-        const origin = new URL(this.#url).origin;
-        this.dispatchEvent(new MessageEvent("message", { data: this.#data(data), origin }));
+        this.#origin ??= new URL(this.#url).origin;
+        this.dispatchEvent(new MessageEvent("message", { data: this.#data(data), origin: this.#origin }));
       },
       close: (code, reason, clean) => this.#closed(code, reason, clean),
     };
@@ -290,7 +292,7 @@ export class WebSocket extends EventTarget {
     if (typeof data === "string") return data;
     switch (this.#binaryType) {
       case "arraybuffer":
-        return data.buffer;
+        return wholeBuffer(data);
       case "nodebuffer":
         return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       default:

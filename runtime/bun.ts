@@ -149,6 +149,7 @@ export const adapter: Adapter = {
       unref: () => server.unref(),
     };
   },
+  messagePerTask: true,
   upgradeWebSocket: undefined,
   interceptUpgrade(hooks) {
     setUpgradeHooks(hooks);

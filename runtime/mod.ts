@@ -53,6 +53,12 @@ export interface Adapter {
    * requests that did not come over shared memory; Bun has none.
    */
   readonly upgradeWebSocket: ((request: Request, options: object) => unknown) | undefined;
+  /**
+   * How the runtime's own WebSocket hands out messages that are already there: each in an
+   * event-loop task of its own (Bun: code that awaits one message sees it before the next), or
+   * all of them in one task (Deno: a listener added once one message came misses the others).
+   */
+  readonly messagePerTask: boolean;
   /** What the runtime's own HTTP server does that a client can see, for `serve` to do alike. */
   readonly server: ServerHabits;
   /** Serves `handler` over TCP with the runtime's own HTTP server (Deno.serve or Bun.serve). */

@@ -45,9 +45,30 @@ function next<E extends Event = Event>(target: EventTarget, type: string, ms = 1
   );
 }
 
-/** The next message's data. */
-async function message(ws: EventTarget): Promise<unknown> {
-  return (await next<MessageEvent>(ws, "message")).data;
+/**
+ * The next message's data. Every message is queued from the socket's first use on: Deno's own
+ * WebSocket hands out messages that are already there in one task (so is ours there), and a
+ * listener added once one came would miss the others.
+ */
+const inboxes = new WeakMap<EventTarget, { queued: unknown[]; waiting: ((data: unknown) => void)[] }>();
+function inboxOf(ws: EventTarget): { queued: unknown[]; waiting: ((data: unknown) => void)[] } {
+  let inbox = inboxes.get(ws);
+  if (inbox === undefined) {
+    const created = { queued: [] as unknown[], waiting: [] as ((data: unknown) => void)[] };
+    inboxes.set(ws, inbox = created);
+    ws.addEventListener("message", (event) => {
+      const data = (event as MessageEvent).data;
+      const waiter = created.waiting.shift();
+      if (waiter) waiter(data);
+      else created.queued.push(data);
+    });
+  }
+  return inbox;
+}
+function message(ws: EventTarget, ms = 10_000): Promise<unknown> {
+  const inbox = inboxOf(ws);
+  if (inbox.queued.length > 0) return Promise.resolve(inbox.queued.shift());
+  return within(ms, new Promise((resolve) => inbox.waiting.push(resolve)), "message");
 }
 
 /** Serves an echo (text and binary) under a new name; the server socket's close is reported to `closes`. */
@@ -71,6 +92,7 @@ function echo(closes: CloseEvent[] = [], protocol?: string): { server: XioServer
 
 async function open(url: string, protocols?: string | string[]): Promise<WebSocket> {
   const ws = new WebSocket(url, protocols);
+  inboxOf(ws);
   await next(ws, "open");
   return ws;
 }
