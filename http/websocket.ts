@@ -313,6 +313,11 @@ export class WebSocket extends EventTarget {
     this.dispatchEvent(new CloseEvent("close", { code, reason, wasClean: clean }));
   }
 
+  /** Internal (upgradeWebSocket): a server-side socket takes binary messages as ArrayBuffers, as Deno's does. */
+  static serverMade(socket: WebSocket): void {
+    socket.#binaryType = "arraybuffer";
+  }
+
   /** Internal (upgradeWebSocket): the server side opens once its 101 is sent. */
   static serverOpen(socket: WebSocket, make: (events: EndpointEvents) => Endpoint, protocol: string): void {
     socket.#protocol = protocol;
@@ -398,7 +403,7 @@ for (const [name, value] of [["CONNECTING", 0], ["OPEN", 1], ["CLOSING", 2], ["C
   Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
 }
 // The internal statics stay out of sight of `Object.keys` and autocompletion alike.
-for (const name of ["serverOpen", "serverRefused", "handler"]) {
+for (const name of ["serverMade", "serverOpen", "serverRefused", "handler"]) {
   Object.defineProperty(WebSocket, name, { enumerable: false });
 }
 
@@ -461,6 +466,7 @@ export function upgradeWebSocket(
   } finally {
     serverSide = undefined;
   }
+  WebSocket.serverMade(socket);
   const headers = handshakeHeaders(request, protocol);
   const response = new UpgradeResponse(null, { status: 200, headers });
   slot.accepted = { headers, response, open: (make) => WebSocket.serverOpen(socket, make, protocol) };
