@@ -26,7 +26,7 @@ export class Peer {
         path,
         ...args,
       ]
-      : [path, ...args];
+      : [...(process.env.PEER_BUN ? process.env.PEER_BUN.split(" ").filter(Boolean) : []), path, ...args];
     this.child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "inherit"] });
     createInterface({ input: this.child.stdout! }).on("line", (line) => {
       const waiter = this.#waiters.shift();
