@@ -420,13 +420,17 @@ export class Endpoint implements StreamHandler {
   /** A frame of records: small messages, each handed out in order. */
   #unpack(bytes: Uint8Array, n: number, charge: number): void {
     const end = HEADER_BYTES + n;
+    // The whole frame is checked before any of its messages is handed out.
+    for (let at = HEADER_BYTES; at < end;) {
+      if (end - at < RECORD_BYTES) return this.#fail(1002, "A packed frame is truncated");
+      at += RECORD_BYTES + (record(bytes, at) & ~RECORD_TEXT);
+      if (at > end) return this.#fail(1002, "A packed message runs past its frame");
+    }
     let at = HEADER_BYTES;
     while (at < end) {
-      if (end - at < RECORD_BYTES) return this.#fail(1002, "A packed frame is truncated");
-      const word = (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+      const word = record(bytes, at);
       const length = word & ~RECORD_TEXT;
       at += RECORD_BYTES;
-      if (length > end - at) return this.#fail(1002, "A packed message runs past its frame");
       const view = bytes.subarray(at, at + length);
       at += length;
       // The frame's credit goes back with its last message.
@@ -578,6 +582,11 @@ function withLength(chunk: Uint8Array, total: number): Uint8Array {
   out[7] = high >>> 24;
   out.set(chunk, LENGTH_BYTES);
   return out;
+}
+
+/** A packed record's header word at `at`. */
+function record(bytes: Uint8Array, at: number): number {
+  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
 }
 
 function readLength(bytes: Uint8Array, at: number): number {

@@ -13,6 +13,19 @@ import {
   type XioServer,
   type XioServerWebSocket,
 } from "../mod.ts";
+import {
+  FLAG_END,
+  FLAG_MORE,
+  FLAG_PACKED,
+  FLAG_TEXT,
+  FLAG_UPGRADE,
+  FRAME_CLOSE,
+  FRAME_DATA,
+  FRAME_REQUEST,
+  FRAME_RESPONSE,
+  FrameReader,
+  FrameWriter,
+} from "../http/_frames.ts";
 import { delay, Fixture, otherRuntime, runtimeName, uniqueName, within } from "./_helpers.ts";
 
 let domain: Domain;
@@ -529,6 +542,95 @@ describe(`WebSocket over shared memory (${runtimeName})`, () => {
       await server.shutdown();
     });
   }
+
+  test("malformed WebSocket frames from a raw peer close the socket with a typed code, never a wrong message", async () => {
+    const closes: CloseEvent[] = [];
+    const messages: unknown[] = [];
+    const name = uniqueName("raw");
+    const server = serve({ name }, (request) => {
+      const { socket, response } = upgradeWebSocket(request);
+      socket.onmessage = (event) => messages.push(event.data);
+      socket.onclose = (event) => closes.push(event);
+      return response;
+    });
+    const frames = new FrameWriter();
+    /** A raw connection that has upgraded stream 1; returns it and a reader of its frames. */
+    const upgraded = async () => {
+      const channel = await domain.connect(name);
+      const send = async (bytes: Uint8Array) => {
+        const buffer = await channel.alloc(bytes.length);
+        buffer.copyFrom(bytes);
+        await channel.send(buffer);
+      };
+      const headers = new Headers({
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-version": "13",
+      });
+      await send(
+        frames.start(FRAME_REQUEST, FLAG_END | FLAG_UPGRADE, 1).string("GET").string("raw").string("/", true)
+          .headers(headers).finish(),
+      );
+      const frame = async () => {
+        const buffer = (await within(5_000, channel.recv(), "a frame"))!;
+        const copy = buffer.bytes.slice();
+        buffer.release();
+        return new FrameReader(copy);
+      };
+      const head = await frame();
+      assert.equal(head.type, FRAME_RESPONSE);
+      assert.equal(head.u16(), 101);
+      return { channel, send, frame };
+    };
+    const cases: [string, (w: FrameWriter) => Uint8Array, number][] = [
+      [
+        "a packed record longer than its frame",
+        (w) => w.start(FRAME_DATA, FLAG_PACKED, 1).u32(100).bytes(new Uint8Array(10)).finish(),
+        1002,
+      ],
+      [
+        "a packed frame cut inside a record header",
+        (w) =>
+          w.start(FRAME_DATA, FLAG_PACKED, 1).u32(2).bytes(new Uint8Array(2)).bytes(new Uint8Array(3))
+            .finish(),
+        1002,
+      ],
+      [
+        "a first fragment without its length",
+        (w) => w.start(FRAME_DATA, FLAG_MORE, 1).bytes(new Uint8Array(4)).finish(),
+        1002,
+      ],
+      [
+        "a message longer than its first fragment said",
+        (w) => w.start(FRAME_DATA, FLAG_MORE, 1).u32(4).u32(0).bytes(new Uint8Array(8)).finish(),
+        1002,
+      ],
+      ["a message over 64 MiB", (w) => w.start(FRAME_DATA, FLAG_MORE, 1).u32(0).u32(1).finish(), 1009],
+      [
+        "text that is not UTF-8",
+        (w) => w.start(FRAME_DATA, FLAG_TEXT, 1).bytes(new Uint8Array([0xff, 0xfe])).finish(),
+        1007,
+      ],
+    ];
+    for (const [what, build, code] of cases) {
+      const before = closes.length;
+      const { channel, send, frame } = await upgraded();
+      await send(build(frames).slice());
+      const close = await frame();
+      assert.equal(close.type, FRAME_CLOSE, what);
+      assert.equal(close.u16(), code, what);
+      channel.close(); // (a raw peer never answers the CLOSE: its channel going ends the socket)
+      await within(
+        5_000,
+        (async () => {
+          while (closes.length === before) await delay(5);
+        })(),
+        `the server socket's close (${what})`,
+      );
+    }
+    assert.deepEqual(messages, []);
+    await server.shutdown();
+  });
 
   test("upgradeWebSocket refuses a request that asks for no WebSocket", async () => {
     const name = uniqueName("refuse");
