@@ -119,6 +119,11 @@ export class Endpoint implements StreamHandler {
   #pack: Uint8Array = EMPTY;
   #packed = 0;
   #packCount = 0;
+  /** Whether a message went at once in this task (the rest of the task's small ones are packed). */
+  #sentInTask = false;
+  #taskEnded = (): void => {
+    this.#sentInTask = false;
+  };
   /** A message of several frames being received: its bytes so far, and where the next go. */
   #partial: Uint8Array<ArrayBuffer> | undefined;
   #partialAt = 0;
@@ -158,6 +163,15 @@ export class Endpoint implements StreamHandler {
     if (this.#state !== OPEN || this.#sentClose) return 0;
     const size = bytes.length;
     if (size <= PACK_MAX) {
+      // The first message of a task goes at once (an answer waits for no flush); those that
+      // follow it in the same task are packed, and go together as the task ends.
+      if (!this.#sentInTask && this.#packCount === 0 && this.#queue.length === 0) {
+        this.#sentInTask = true;
+        queueMicrotask(this.#taskEnded);
+        const message: Outgoing = { bytes, text, at: 0, base: 0, total: size, packed: false };
+        if (this.#write(message)) return Math.max(size, 1);
+        // No credit or no buffer: it waits, packed like those after it.
+      }
       if (this.#packed + RECORD_BYTES + size > DATA_MAX) this.#flush();
       this.#packRecord(bytes, text);
       return this.#queue.length === 0 ? Math.max(size, 1) : -1;
