@@ -20,10 +20,8 @@
  */
 
 import { Buffer } from "node:buffer";
-import { clearTimeout, setImmediate, setTimeout } from "node:timers";
+import { clearTimeout, setTimeout } from "node:timers";
 import { adapter } from "../runtime/mod.ts";
-// (How an endpoint tells that an event-loop turn came between two of its messages.)
-import { turnCount } from "../zero_copy/_wake.ts";
 import type { SharedBuffer } from "../zero_copy/mod.ts";
 import { ClosedError } from "../errors.ts";
 import {
@@ -128,11 +126,6 @@ export class Endpoint implements StreamHandler {
   #partial: Uint8Array<ArrayBuffer> | undefined;
   #partialAt = 0;
   #partialText = false;
-  /** Messages received and not yet handed out (only where each message has a task of its own). */
-  #inbox: Inbound[] = [];
-  /** The turn count when the last message was handed out (-1: none yet). */
-  #handedAt = -1;
-  #handing = false;
   #sentClose = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -487,49 +480,16 @@ export class Endpoint implements StreamHandler {
   }
 
   /**
-   * A whole message arrived (undefined: text that is not UTF-8). It is handed out now, or (where
-   * each message has a task of its own, and one was handed out in this task) in a later task.
+   * A whole message arrived (undefined: text that is not UTF-8): it is handed out now. Where the
+   * runtime's own WebSocket runs the microtasks between two messages (Bun), so does this, so
+   * that code awaiting one message sees it before the next is handed out.
    */
   #arrived(message: string | Uint8Array<ArrayBuffer> | undefined, charge: number): void {
-    if (message === undefined) {
-      this.#took(charge);
-      return this.#fail(1007, "A text message is not valid UTF-8");
-    }
-    if (!adapter.messagePerTask) {
-      this.#took(charge);
-      this.#events.message(message);
-      return;
-    }
-    if (this.#inbox.length === 0 && turnCount() !== this.#handedAt) {
-      this.#handedAt = turnCount();
-      this.#took(charge);
-      this.#events.message(message);
-      return;
-    }
-    // Its credit goes back once it is handed out: a receiver that falls behind holds the sender.
-    this.#inbox.push({ message, charge });
-    if (!this.#handing) {
-      this.#handing = true;
-      setImmediate(this.#handOut);
-    }
+    this.#took(charge);
+    if (message === undefined) return this.#fail(1007, "A text message is not valid UTF-8");
+    this.#events.message(message);
+    adapter.drainMicrotasks?.();
   }
-
-  /** Hands out the next message of the inbox, one per task. */
-  #handOut = (): void => {
-    const next = this.#inbox.shift();
-    if (next === undefined || this.#state !== OPEN) {
-      this.#handing = false;
-      this.#inbox.length = 0;
-      return;
-    }
-    this.#took(next.charge);
-    this.#events.message(next.message);
-    if (this.#inbox.length > 0) setImmediate(this.#handOut);
-    else {
-      this.#handing = false;
-      this.#handedAt = turnCount();
-    }
-  };
 
   #took(bytes: number): void {
     this.#consumed += bytes;
@@ -553,17 +513,10 @@ export class Endpoint implements StreamHandler {
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
     this.#dropQueue();
     this.#partial = undefined;
-    this.#inbox.length = 0;
     this.onWindow(0); // a pump waiting for credit sees the end
     this.#onDone();
     this.#events.close(code, reason, clean);
   }
-}
-
-/** A message received and not yet handed out, with the credit that goes back once it is. */
-interface Inbound {
-  message: string | Uint8Array<ArrayBuffer>;
-  charge: number;
 }
 
 /** The ArrayBuffer of exactly `bytes` (a received message's bytes fill theirs, unless assembled in a larger one). */

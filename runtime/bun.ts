@@ -6,7 +6,7 @@
  */
 
 // @ts-types="bun-types"
-import { estimateShallowMemoryUsageOf } from "bun:jsc";
+import { drainMicrotasks, estimateShallowMemoryUsageOf } from "bun:jsc";
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
 import process from "node:process";
 import type { Adapter, Doorbell, DoorbellHandlers, TcpServeOptions, TcpServer } from "./mod.ts";
@@ -149,7 +149,7 @@ export const adapter: Adapter = {
       unref: () => server.unref(),
     };
   },
-  messagePerTask: true,
+  drainMicrotasks,
   upgradeWebSocket: undefined,
   interceptUpgrade(hooks) {
     setUpgradeHooks(hooks);

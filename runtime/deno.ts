@@ -104,7 +104,7 @@ export const adapter: Adapter = {
       unref: () => server.unref(),
     };
   },
-  messagePerTask: false,
+  drainMicrotasks: undefined,
   upgradeWebSocket: Deno.upgradeWebSocket.bind(Deno) as (request: Request, options: object) => unknown,
   interceptUpgrade(hooks) {
     const original = Deno.upgradeWebSocket.bind(Deno);

@@ -54,11 +54,12 @@ export interface Adapter {
    */
   readonly upgradeWebSocket: ((request: Request, options: object) => unknown) | undefined;
   /**
-   * How the runtime's own WebSocket hands out messages that are already there: each in an
-   * event-loop task of its own (Bun: code that awaits one message sees it before the next), or
-   * all of them in one task (Deno: a listener added once one message came misses the others).
+   * Runs every pending microtask now, where the runtime's own WebSocket does so between two
+   * messages that arrived together (Bun: code that awaits one message sees it before the next);
+   * undefined where it hands them all out in one go (Deno: a listener added once one message
+   * came misses the others).
    */
-  readonly messagePerTask: boolean;
+  readonly drainMicrotasks: (() => void) | undefined;
   /** What the runtime's own HTTP server does that a client can see, for `serve` to do alike. */
   readonly server: ServerHabits;
   /** Serves `handler` over TCP with the runtime's own HTTP server (Deno.serve or Bun.serve). */

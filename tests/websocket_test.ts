@@ -478,7 +478,7 @@ describe(`WebSocket over shared memory (${runtimeName})`, () => {
 
   test("messages that arrive together are handed out as the runtime's own WebSocket hands them out", async () => {
     // A burst of 20 messages, read by awaiting one message event at a time: Bun's WebSocket
-    // hands each out in a task of its own (all 20 are seen), Deno's hands them out together
+    // runs the microtasks between two messages (all 20 are seen), Deno's hands them out together
     // (a listener added after one misses those that came with it). Ours does as the runtime does.
     const burst = 20;
     const count = async (ws: EventTarget & { send(data: string): void }) => {

@@ -385,14 +385,8 @@ function openDoorbell(core: Core, options: DomainOptions): Doorbell {
     if (length < 0) throw statusError(length, "the doorbell path");
     path = new TextDecoder().decode(scratch.subarray(0, length));
     return adapter.listenDoorbell(path, options.mode ?? 0o600, {
-      onRing: () => {
-        wake.turnStarted();
-        wake.rung(core);
-      },
-      onHangup: () => {
-        wake.turnStarted();
-        wake.hungUp(core);
-      },
+      onRing: () => wake.rung(core),
+      onHangup: () => wake.hungUp(core),
     });
   } catch (cause) {
     throw new DomainError(

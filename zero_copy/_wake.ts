@@ -104,8 +104,6 @@ const HANGUP_RECHECKS_MS = [64, 256];
 
 /** Every open handle of the process (an array: the poller walks it on every pass). */
 const handles: Wakeable[] = [];
-/** Event-loop turns in which news can have been handed out (poller passes, doorbells, backstops). */
-let turns = 0;
 let pollUntil = 0;
 let polling = false;
 let backstop: ReturnType<typeof setInterval> | undefined;
@@ -133,23 +131,8 @@ export function unregister(handle: Wakeable): void {
   }
 }
 
-/**
- * How many event-loop turns have handed out news so far. A receiver that sees this count change
- * between two messages knows that a turn of the event loop (and every microtask before it) ran
- * between them.
- */
-export function turnCount(): number {
-  return turns;
-}
-
-/** A turn of the event loop that may hand out news begins (a doorbell's, say). */
-export function turnStarted(): void {
-  turns++;
-}
-
 function startBackstop(): ReturnType<typeof setInterval> {
   const timer = setInterval(() => {
-    turns++;
     for (const handle of handles) {
       if (handle.closed) continue;
       handle.probe();
@@ -231,7 +214,6 @@ export function hungUp(handle: Wakeable): void {
   const started = performance.now();
   let last = started;
   const fast = () => {
-    turns++;
     const now = performance.now();
     // Finer at first (most locks drop within a few ms), coarser as the wait goes on.
     const every = now - started < HANGUP_FINE_MS ? HANGUP_FAST_EVERY_MS : 4 * HANGUP_FAST_EVERY_MS;
@@ -243,7 +225,6 @@ export function hungUp(handle: Wakeable): void {
     else slow(0);
   };
   const slow = (at: number) => {
-    turns++;
     if (check() || at === HANGUP_RECHECKS_MS.length) return;
     setTimeout(() => slow(at + 1), HANGUP_RECHECKS_MS[at]).unref();
   };
@@ -309,7 +290,6 @@ export function pollerRunning(): boolean {
  * this very core (the kernel places a woken thread beside its waker) runs at once.
  */
 function pass(): void {
-  turns++;
   const start = performance.now();
   const sliceEnd = start + POLL_SLICE_MS;
   let polite = start - lastFound >= POLITE_AFTER_MS;
