@@ -154,6 +154,16 @@ export class Endpoint implements StreamHandler {
    */
   send(bytes: Uint8Array, text: boolean): number {
     if (this.#state !== OPEN || this.#sentClose) return 0;
+    try {
+      return this.#send(bytes, text);
+    } catch {
+      // The wire failed (the peer died, its channel closed): as a socket does, the message is
+      // lost, and the socket closes with 1006 as the wire tells its streams.
+      return 0;
+    }
+  }
+
+  #send(bytes: Uint8Array, text: boolean): number {
     const size = bytes.length;
     if (size <= PACK_MAX) {
       // The first message of a task goes at once (an answer waits for no flush); those that
