@@ -80,6 +80,11 @@ export const adapter: Adapter = {
     const listener = Bun.listen({
       unix: path,
       socket: {
+        // A peer's doorbell connection must not keep this process alive (the listener's unref
+        // does not reach the sockets it accepts).
+        open(socket) {
+          socket.unref();
+        },
         data() {
           handlers.onRing();
         },

@@ -639,6 +639,23 @@ describe(`WebSocket over shared memory (${runtimeName})`, () => {
     await server.shutdown();
   });
 
+  for (const runtime of [runtimeName, otherRuntime]) {
+    test(`a ${runtime} process that served, fetched and talked over a WebSocket exits once its server shut down`, async () => {
+      const own = Domain.open({ name: uniqueName("exits"), hugepages: "never" });
+      const child = new Fixture("exits.ts", [own.name], runtime);
+      fixtures.push(child);
+      try {
+        assert.equal(await child.line(), "ok");
+        assert.equal(await child.line(), "echo");
+        assert.equal(await child.line(), "done");
+        // Nothing is left to wait for: no doorbell connection, no idle session keeps it alive.
+        assert.equal(await within(5_000, child.exited, "the process's exit"), 0);
+      } finally {
+        own.close();
+      }
+    });
+  }
+
   test("upgradeWebSocket refuses a request that asks for no WebSocket", async () => {
     const name = uniqueName("refuse");
     let thrown: unknown;
