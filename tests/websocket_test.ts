@@ -27,6 +27,7 @@ import {
   FrameWriter,
 } from "../http/_frames.ts";
 import { delay, Fixture, otherRuntime, runtimeName, uniqueName, within } from "./_helpers.ts";
+import { freeAll } from "./_chaos.ts";
 
 let domain: Domain;
 before(() => {
@@ -655,6 +656,77 @@ describe(`WebSocket over shared memory (${runtimeName})`, () => {
       }
     });
   }
+
+  test("peers killed at random moments mid-traffic: 1006 within 2 s, every shared buffer back", async () => {
+    const seed = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 1e6));
+    console.log(`ws kill seed ${seed} (CHAOS_SEED replays it)`);
+    let x = seed || 1;
+    const random = (n: number) => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) % n;
+    };
+    const own = Domain.open({ name: uniqueName("ws-chaos"), hugepages: "never" });
+    setDefaultDomain(own);
+    try {
+      for (let trial = 0; trial < 8; trial++) {
+        const serverDies = trial % 2 === 0;
+        let closed: Promise<CloseEvent>;
+        let peer: Fixture;
+        let local: XioServer | undefined;
+        let ws: WebSocket | undefined;
+        if (serverDies) {
+          // This process floods a peer's server, which dies.
+          peer = new Fixture("ws_peer.ts", ["server", own.name, `chaos-${trial}`], otherRuntime);
+          fixtures.push(peer);
+          await peer.waitFor("ready");
+          ws = await open(`xio://chaos-${trial}/`);
+          const socket = ws;
+          closed = next<CloseEvent>(socket, "close", 5_000);
+          const chunk = new Uint8Array(300_000).fill(1);
+          const flood = () => {
+            if (socket.readyState !== WebSocket.OPEN) return;
+            while (socket.bufferedAmount < 2 * chunk.length) {
+              socket.send(chunk);
+              socket.send("count?");
+            }
+            setTimeout(flood, 1);
+          };
+          flood();
+        } else {
+          // A peer floods this process's server, and dies.
+          let resolve!: (event: CloseEvent) => void;
+          closed = new Promise((r) => (resolve = r));
+          local = serve({ name: `chaos-${trial}` }, (request) => {
+            const { socket, response } = upgradeWebSocket(request);
+            socket.onclose = resolve;
+            return response;
+          });
+          peer = new Fixture("ws_peer.ts", ["flood", own.name, `chaos-${trial}`], otherRuntime);
+          fixtures.push(peer);
+          await peer.waitFor("open");
+        }
+        await delay(5 + random(60));
+        const killedAt = performance.now();
+        peer.child.kill("SIGKILL");
+        const event = await within(2_000, closed, `trial ${trial}: close after the kill`);
+        assert.equal(event.code, 1006, `trial ${trial}`);
+        assert.ok(performance.now() - killedAt < 2_000);
+        await local?.shutdown();
+        await within(
+          2_000,
+          (async () => {
+            while (!freeAll(own)) await delay(10);
+          })(),
+          `trial ${trial} (seed ${seed}): every buffer back in the pool`,
+        );
+      }
+    } finally {
+      setDefaultDomain(domain);
+      own.close();
+    }
+  });
 
   test("upgradeWebSocket refuses a request that asks for no WebSocket", async () => {
     const name = uniqueName("refuse");
