@@ -53,5 +53,6 @@ export type {
   ServeOptions,
   TcpServer,
   UpgradeWebSocketOptions,
+  WebSocketEventMap,
   XioServerWebSocket,
 } from "./http/mod.ts";

@@ -1,6 +1,6 @@
 /**
  * The long chaos run (`deno task chaos [--kills N] [--soak-minutes M] [--parallel P] [--seed S]`):
- * N peers killed with SIGKILL at random moments (default 5000), across the three layers, both
+ * N peers killed with SIGKILL at random moments (default 5000), across the four layers, both
  * runtimes and the poll modes, then a soak of M minutes (default 60) at mixed load: long-lived
  * checked clients of every layer keep running while more peers are killed around them.
  *

@@ -76,10 +76,16 @@ export function upgradeBun(request: Request, options?: { data?: unknown; headers
   const socket = new XioServerWebSocket(options?.data, slot.bun);
   slot.accepted = {
     headers: handshakeHeaders(request, undefined, options?.headers),
-    open: (make) => socket.attach(make),
+    open: (make) => attachments.get(socket)!(make),
   };
   return true;
 }
+
+/** Makes a socket's endpoint once its 101 is sent. */
+type MakeEndpoint = (events: EndpointEvents, maxMessage?: number) => Endpoint;
+
+/** How `upgradeBun` opens the sockets it made (kept out of their public members). */
+const attachments = new WeakMap<XioServerWebSocket, (make: MakeEndpoint) => void>();
 
 /** A WebSocket of Bun's model: what the `websocket` handlers get, shaped like Bun's `ServerWebSocket`. */
 export class XioServerWebSocket {
@@ -91,9 +97,11 @@ export class XioServerWebSocket {
   #host: BunHost;
   #topics = new Set<string>();
 
+  /** Internal: made by `server.upgrade`. */
   constructor(data: unknown, host: BunHost) {
     this.data = data;
     this.#host = host;
+    attachments.set(this, (make) => this.#attach(make));
   }
 
   /** The peer's address: a process on this machine. */
@@ -106,8 +114,8 @@ export class XioServerWebSocket {
     return this.#endpoint?.state ?? CONNECTING;
   }
 
-  /** Internal: opens the socket once its 101 is sent. */
-  attach(make: (events: EndpointEvents, maxMessage?: number) => Endpoint): void {
+  /** Opens the socket once its 101 is sent. */
+  #attach(make: MakeEndpoint): void {
     const handlers = this.#host.handlers;
     const events: EndpointEvents = {
       message: (data) =>
@@ -222,6 +230,7 @@ export class XioServerWebSocket {
     return this.publish(topic, data, compress);
   }
 
+  /** "ServerWebSocket", as Bun's says. */
   get [Symbol.toStringTag](): string {
     return "ServerWebSocket";
   }

@@ -76,13 +76,21 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * ```
  */
 export class WebSocket extends EventTarget {
-  static readonly CONNECTING = CONNECTING;
-  static readonly OPEN = OPEN;
-  static readonly CLOSING = CLOSING;
-  static readonly CLOSED = CLOSED;
+  /** `readyState` while connecting. */
+  static readonly CONNECTING: 0 = CONNECTING;
+  /** `readyState` while open. */
+  static readonly OPEN: 1 = OPEN;
+  /** `readyState` while closing. */
+  static readonly CLOSING: 2 = CLOSING;
+  /** `readyState` once closed. */
+  static readonly CLOSED: 3 = CLOSED;
+  /** `readyState` while connecting. */
   declare readonly CONNECTING: 0;
+  /** `readyState` while open. */
   declare readonly OPEN: 1;
+  /** `readyState` while closing. */
   declare readonly CLOSING: 2;
+  /** `readyState` once closed. */
   declare readonly CLOSED: 3;
 
   #url = "";
@@ -339,6 +347,7 @@ export class WebSocket extends EventTarget {
     return undefined;
   }
 
+  /** "WebSocket", as the runtime's own says. */
   get [Symbol.toStringTag](): string {
     return "WebSocket";
   }
@@ -346,12 +355,17 @@ export class WebSocket extends EventTarget {
 
 /** The events of a {@linkcode WebSocket}. */
 export interface WebSocketEventMap {
+  /** The socket opened. */
   open: Event;
+  /** A message arrived (`data`: a string, or binary data as `binaryType` says). */
   message: MessageEvent;
+  /** The connection failed or was lost (`close` follows). */
   error: Event;
+  /** The socket closed (`code`, `reason`, `wasClean`). */
   close: CloseEvent;
 }
 
+/** The typed listeners and the `on*` attributes of a {@linkcode WebSocket}. */
 export interface WebSocket {
   /** Listens for `open`, `message`, `error` or `close`. */
   addEventListener<K extends keyof WebSocketEventMap>(

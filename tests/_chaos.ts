@@ -4,7 +4,15 @@
  * runtime and any poll mode, are killed with SIGKILL at random moments.
  */
 import { type Domain, listen, type PollMode, serve, XioError } from "../mod.ts";
-import { ClosedCleanly, drive, echoChannels, echoConns, type Layer, STOPPED } from "./fixtures/_traffic.ts";
+import {
+  ClosedCleanly,
+  drive,
+  echoChannels,
+  echoConns,
+  echoSockets,
+  type Layer,
+  STOPPED,
+} from "./fixtures/_traffic.ts";
 import { delay, Fixture, otherRuntime, type RuntimeName, runtimeName, within } from "./_helpers.ts";
 
 export { ClosedCleanly, drive, type Layer, STOPPED };
@@ -20,7 +28,7 @@ export function prng(seed: number): (n: number) => number {
   };
 }
 
-export const LAYERS: Layer[] = ["zc", "conn", "http"];
+export const LAYERS: Layer[] = ["zc", "conn", "http", "ws"];
 export const POLLS: PollMode[] = ["event", "adaptive", "spin"];
 
 /** Whether `error` is what a dead peer may give: a typed error (fetch's are TypeErrors). */
@@ -44,7 +52,7 @@ export interface KillReport {
 }
 
 /**
- * The survivor: serves every layer in `domain` under the services "zc", "conn" and "http", and
+ * The survivor: serves every layer in `domain` under the services "zc", "conn", "http" and "ws", and
  * records each failure that is not typed. Returns a function that stops serving.
  */
 export function survive(domain: Domain, untyped: string[]): () => Promise<void> {
@@ -59,10 +67,11 @@ export function survive(domain: Domain, untyped: string[]): () => Promise<void> 
     { name: "http", domain },
     async (request) => new Response(await request.arrayBuffer()),
   );
+  const sockets = echoSockets(domain, "ws", onError);
   return async () => {
     zcListener.close();
     connListener.close();
-    await server.shutdown();
+    await Promise.all([server.shutdown(), sockets.shutdown()]);
   };
 }
 
@@ -87,7 +96,7 @@ export async function killPeers(
   };
   let next = 0;
   const trial = async (k: number) => {
-    const layer = LAYERS[random(3)];
+    const layer = LAYERS[random(LAYERS.length)];
     const runtime: RuntimeName = random(2) === 0 ? runtimeName : otherRuntime;
     const poll = POLLS[random(3)];
     const peerServes = random(2) === 0;

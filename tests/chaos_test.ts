@@ -1,5 +1,5 @@
 /**
- * Chaos: peers killed with SIGKILL at random moments, across the three layers, both runtimes and
+ * Chaos: peers killed with SIGKILL at random moments, across the four layers (zero-copy, Conn, HTTP, WebSocket), both runtimes and
  * the poll modes, and random scribbles over every control region of a live domain. Each trial
  * checks what a user relies on: nothing hangs, failures are typed, no message reaches the wrong
  * place, every buffer comes back, and the survivor goes on serving.
