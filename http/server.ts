@@ -525,6 +525,14 @@ class ServerConnection {
           slot!.refused?.();
         }
         if (!(response instanceof Response)) throw new TypeError("The handler did not return a Response");
+        if (response.status === 101) {
+          // The runtime's own upgrade (Deno.upgradeWebSocket without the preload): its socket can
+          // never open over shared memory, so the upgrade fails here rather than seeming to work.
+          throw new TypeError(
+            "A 101 response that upgradeWebSocket from @xio/core did not make: use it (or the preload) " +
+              "to upgrade a request over shared memory",
+          );
+        }
       } catch (error) {
         if (stream.reset !== undefined) throw stream.reset;
         response = await this.#onError(error);

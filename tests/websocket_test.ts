@@ -728,6 +728,31 @@ describe(`WebSocket over shared memory (${runtimeName})`, () => {
     }
   });
 
+  // (Deno.upgradeWebSocket is Deno's; with the preload it is upgradeWebSocket, tested in websocket_apps_test.)
+  if (runtimeName === "deno") {
+    test("Deno's own upgradeWebSocket, without the preload, fails the upgrade with a 500 and a clear error", async () => {
+      const name = uniqueName("deno-own");
+      const errors: unknown[] = [];
+      const server = serve({
+        name,
+        onError: (error) => {
+          errors.push(error);
+          return new Response("no", { status: 500 });
+        },
+      }, (request) => {
+        // deno-lint-ignore no-explicit-any
+        const { response } = (globalThis as any).Deno.upgradeWebSocket(request);
+        return response;
+      });
+      const ws = new WebSocket(`xio://${name}/`);
+      const closed = await next<CloseEvent>(ws, "close");
+      assert.equal(closed.code, 1006);
+      assert.equal(errors.length, 1);
+      assert.match(String(errors[0]), /upgradeWebSocket from @xio\/core/);
+      await server.shutdown();
+    });
+  }
+
   test("upgradeWebSocket refuses a request that asks for no WebSocket", async () => {
     const name = uniqueName("refuse");
     let thrown: unknown;
