@@ -63,8 +63,20 @@ case "$cmd" in
     ensure_js_tools
     build
     # As root, some tests run peers as another uid (squatting, trust): that user must be able to
-    # reach this checkout, which a clone into `mktemp -d` (mode 0700) does not allow.
-    if [ "$(id -u)" = 0 ]; then chmod a+rx "$root"; fi
+    # reach this checkout, which a clone into `mktemp -d` (mode 0700), or below one, does not
+    # allow. The checkout becomes readable, and each directory above it that others cannot pass
+    # through gets search permission only (o+x: no listing), said here.
+    if [ "$(id -u)" = 0 ]; then
+      chmod a+rx "$root"
+      dir=$(dirname "$root")
+      while [ "$dir" != "/" ]; do
+        if [ "$(( $(stat -c %a "$dir" | tail -c 2) & 1 ))" = 0 ]; then
+          log "letting other users pass through $dir (chmod o+x) for the other-uid tests"
+          chmod o+x "$dir"
+        fi
+        dir=$(dirname "$dir")
+      done
+    fi
     log "zig build test (unit, fuzz and stress tests of the native core)"
     (cd zig && zig build test -Doptimize=ReleaseSafe)
     test_js "$@"
