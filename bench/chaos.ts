@@ -190,7 +190,7 @@ function ms(value: number | undefined): string {
   return value === undefined ? "-" : `${value.toFixed(1)} ms`;
 }
 const lines = [
-  "Chaos: peers killed with SIGKILL at random moments (zero-copy, Conn, HTTP; Deno and Bun; event, adaptive, spin)",
+  "Chaos: peers killed with SIGKILL at random moments (zero-copy, Conn, HTTP, WebSocket; Deno and Bun; event, adaptive, spin)",
   "| runs | hangs | leaks | mixed | untyped errors | noticed p50 | p99 | max |",
   "| --- | --- | --- | --- | --- | --- | --- | --- |",
   `| ${results.runs} | ${results.hangs} | ${results.leaks} | ${results.mixed} | ${results.untyped} | ${
