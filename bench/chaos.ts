@@ -42,11 +42,15 @@ const started = performance.now();
  * One kill at a time, nothing else running: the milliseconds from each SIGKILL of a server under
  * ping-pong traffic to the survivor's typed error (xio) or its end of stream (a UNIX socket).
  */
-async function quietDetection(n: number): Promise<{ xio: number[]; unix: number[] }> {
+async function quietDetection(
+  n: number,
+): Promise<{ xio: number[]; unix: number[]; layers: Record<string, number[]> }> {
   const xio: number[] = [];
   const unix: number[] = [];
+  const layers: Record<string, number[]> = {};
   for (let k = 0; k < n; k++) {
-    const runtime = k % 2 === 0 ? runtimeName : otherRuntime;
+    // Every layer under each runtime in turn.
+    const runtime = Math.floor(k / LAYERS.length) % 2 === 0 ? runtimeName : otherRuntime;
     const layer = LAYERS[k % LAYERS.length];
     const service = `quiet-${k}`;
     const peer = new Fixture("chaos_peer.ts", ["server", layer, domain.name, service, "event"], runtime);
@@ -58,6 +62,7 @@ async function quietDetection(n: number): Promise<{ xio: number[]; unix: number[
     try {
       await within(2000, outcome, `quiet kill ${k}`);
       xio.push(performance.now() - killed);
+      (layers[layer] ??= []).push(performance.now() - killed);
     } catch {
       hangs.push(`quiet kill ${k}: ${layer} ${runtime}`);
     }
@@ -86,7 +91,8 @@ async function quietDetection(n: number): Promise<{ xio: number[]; unix: number[
       );
     }
   }
-  return { xio: xio.sort((a, b) => a - b), unix: unix.sort((a, b) => a - b) };
+  for (const list of Object.values(layers)) list.sort((a, b) => a - b);
+  return { xio: xio.sort((a, b) => a - b), unix: unix.sort((a, b) => a - b), layers };
 }
 
 const detection: number[] = [];
@@ -181,6 +187,13 @@ const results = {
       p99: quantile(quiet.unix, 0.99),
       max: quiet.unix[quiet.unix.length - 1],
     },
+    layers: Object.fromEntries(
+      Object.entries(quiet.layers).map(([layer, list]) => [layer, {
+        p50: quantile(list, 0.5),
+        p99: quantile(list, 0.99),
+        max: list[list.length - 1],
+      }]),
+    ) as Record<string, { p50: number; p99: number; max: number }>,
   },
   reclaimed_nodes: stats.reclaimedNodes,
   examples: { hangs: hangs.slice(0, 5), mixed: mixed.slice(0, 5), untyped: untyped.slice(0, 5) },
@@ -205,6 +218,9 @@ lines.push(
   "| --- | --- | --- | --- |",
   `| xio (typed error) | ${ms(q.xio.p50)} | ${ms(q.xio.p99)} | ${ms(q.xio.max)} |`,
   `| UNIX socket (end of stream) | ${ms(q.unix.p50)} | ${ms(q.unix.p99)} | ${ms(q.unix.max)} |`,
+  ...Object.entries(q.layers).map(([layer, m]) =>
+    `| xio, ${layer} only | ${ms(m.p50)} | ${ms(m.p99)} | ${ms(m.max)} |`
+  ),
 );
 report("chaos", lines.join("\n"), results);
 process.exit(results.hangs + results.leaks + results.mixed + results.untyped === 0 ? 0 : 1);
