@@ -160,3 +160,36 @@ export async function within<T>(ms: number, promise: Promise<T>, what: string): 
     clearTimeout(timer);
   }
 }
+
+/**
+ * Starts `path` (relative to the checkout) with `args` under `runtime`, with the preload module,
+ * as an unchanged app runs; resolves once it prints a line ending in "ready". The caller kills it.
+ */
+export async function preloaded(
+  runtime: RuntimeName,
+  path: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<ChildProcess> {
+  const preload = `${root}preload.ts`;
+  const argv = runtime === "deno"
+    ? ["run", "--allow-all", "--preload", preload, `${root}${path}`, ...args]
+    : ["--preload", preload, `${root}${path}`, ...args];
+  const child = spawn(runtimeBinary(runtime), argv, {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  try {
+    await within(
+      20_000,
+      new Promise<void>((resolve) =>
+        createInterface({ input: child.stdout! }).on("line", (line) => line.endsWith("ready") && resolve())
+      ),
+      `${path} ${args.join(" ")} under ${runtime}`,
+    );
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
+  return child;
+}

@@ -5,14 +5,11 @@
  */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
+import type { ChildProcess } from "node:child_process";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { Domain, fetch, setDefaultDomain, WebSocket } from "../mod.ts";
-import { runtimeBinary, runtimeName, uniqueName, within } from "./_helpers.ts";
+import { preloaded, runtimeName, uniqueName, within } from "./_helpers.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const children: ChildProcess[] = [];
 after(() => {
   for (const child of children) child.kill("SIGKILL");
@@ -21,23 +18,8 @@ after(() => {
 
 /** Starts tests/fixtures/ws_app.ts <kind> with the preload; resolves once it serves. */
 async function app(kind: string, env: Record<string, string>): Promise<ChildProcess> {
-  const preload = `${root}preload.ts`;
-  const path = `${root}tests/fixtures/ws_app.ts`;
-  const args = runtimeName === "deno"
-    ? ["run", "--allow-all", "--preload", preload, path, kind]
-    : ["--preload", preload, path, kind];
-  const child = spawn(runtimeBinary(runtimeName), args, {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = await preloaded(runtimeName, "tests/fixtures/ws_app.ts", [kind], env);
   children.push(child);
-  await within(
-    20_000,
-    new Promise<void>((resolve) =>
-      createInterface({ input: child.stdout! }).on("line", (line) => line.endsWith("ready") && resolve())
-    ),
-    `ws_app.ts ${kind} under ${runtimeName}`,
-  );
   return child;
 }
 

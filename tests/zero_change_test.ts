@@ -1,20 +1,10 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
+import type { ChildProcess } from "node:child_process";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { Domain, fetch, setDefaultDomain } from "../mod.ts";
-import {
-  otherRuntime,
-  runtimeBinary,
-  type RuntimeName,
-  runtimeName,
-  uniqueName,
-  within,
-} from "./_helpers.ts";
+import { otherRuntime, preloaded, type RuntimeName, runtimeName, uniqueName } from "./_helpers.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const children: ChildProcess[] = [];
 after(() => {
   for (const child of children) child.kill("SIGKILL");
@@ -23,23 +13,8 @@ after(() => {
 
 /** Starts an example app, unchanged, with the preload module; resolves once it is serving. */
 async function app(runtime: RuntimeName, script: string, env: Record<string, string>): Promise<ChildProcess> {
-  const preload = `${root}preload.ts`;
-  const path = `${root}examples/zero_change/${script}`;
-  const args = runtime === "deno"
-    ? ["run", "--allow-all", "--preload", preload, path]
-    : ["--preload", preload, path];
-  const child = spawn(runtimeBinary(runtime), args, {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = await preloaded(runtime, `examples/zero_change/${script}`, [], env);
   children.push(child);
-  await within(
-    20_000,
-    new Promise<void>((resolve) =>
-      createInterface({ input: child.stdout! }).on("line", (line) => line.endsWith("ready") && resolve())
-    ),
-    `${script} under ${runtime}`,
-  );
   return child;
 }
 
