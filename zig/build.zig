@@ -4,6 +4,7 @@
 //!     zig build -Doptimize=ReleaseSafe          -> zig-out/lib/libxio.so
 //!     zig build test -Dfuzz-ops=1000000 -Dfuzz-seed=0
 //!     zig build abi                             -> include/xio.h and ../ffi/_abi.ts, from src/abi.zig
+//!     zig build -Dtarget=aarch64-linux-musl -Dcpu=baseline -Dstrip=true   a library to ship
 
 const std = @import("std");
 
@@ -15,11 +16,13 @@ pub fn build(b: *std.Build) void {
     options.addOption(u64, "fuzz_ops", b.option(u64, "fuzz-ops", "Operations per fuzz test (default 1000000)") orelse 1_000_000);
     options.addOption(u64, "fuzz_seed", b.option(u64, "fuzz-seed", "Fuzz seed; 0 picks one from the clock") orelse 0);
 
+    const strip = b.option(bool, "strip", "Leave the debug information out of the library (default: keep it)");
     const module = b.createModule(.{
         .root_source_file = b.path("src/lib.zig"),
         .target = target,
         .optimize = optimize,
         .link_libc = true,
+        .strip = strip,
     });
     module.addOptions("options", options);
 
