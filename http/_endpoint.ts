@@ -4,7 +4,11 @@
  * Bun's `ServerWebSocket`).
  *
  * - A message is one DATA frame, or several for a message over DATA_MAX bytes (all but the last
- *   flagged FLAG_MORE), with FLAG_TEXT on a text message. Text is UTF-8.
+ *   flagged FLAG_MORE; the first starts with the whole length), with FLAG_TEXT on a text message.
+ *   Text is UTF-8. The small messages that follow the first of a task are packed into one frame
+ *   of records (FLAG_PACKED), sent as the task's microtasks end.
+ * - Messages are handed out as the runtime's own WebSocket hands them out: in Bun the pending
+ *   microtasks run between two (`adapter.drainMicrotasks`), in Deno all that arrived go at once.
  * - The sender spends credit as a body sender does (bytes plus FRAME_CHARGE per frame) and waits
  *   for WINDOW frames once it has WS_WINDOW in flight; what waits is queued in this process and
  *   counted in `bufferedAmount`. Shared memory never holds more than a window per socket.
