@@ -12,6 +12,7 @@ import {
   type BunHost,
   CLOSED,
   CONNECTING,
+  encoder,
   type Endpoint,
   type EndpointEvents,
   messageBytes,
@@ -155,7 +156,7 @@ export class XioServerWebSocket {
 
   /** Sends a binary message. */
   sendBinary(data: ArrayBufferLike | ArrayBufferView, compress?: boolean): number {
-    return this.send(typeof data === "string" ? new TextEncoder().encode(data) : data, compress);
+    return this.send(typeof data === "string" ? encoder.encode(data) : data, compress);
   }
 
   /** Closes the socket with the closing handshake (`code` by default 1000). */

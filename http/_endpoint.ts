@@ -37,6 +37,8 @@ import {
   FRAME_WINDOW,
   type FrameReader,
   HEADER_BYTES,
+  LENGTH_BYTES,
+  readLength,
   RESET_CANCEL,
 } from "./_frames.ts";
 import { DATA_MAX, FRAME_CHARGE, type StreamHandler, type Wire } from "./_wire.ts";
@@ -56,8 +58,6 @@ const PACK_MAX = 8 * 1024;
 /** A packed record's header: u32, the length with bit 31 for text. */
 const RECORD_BYTES = 4;
 const RECORD_TEXT = 0x80000000;
-/** The length of a whole message before the first frame of several (u32 low, u32 high). */
-const LENGTH_BYTES = 8;
 const EMPTY = new Uint8Array(0);
 
 /** The states of a WebSocket, as `readyState` gives them. */
@@ -86,6 +86,15 @@ export interface EndpointEvents {
   close(code: number, reason: string, clean: boolean): void;
   /** What was queued for lack of credit has all gone out. */
   drain?(): void;
+}
+
+/** The frame of a message that goes next. */
+interface NextFrame {
+  end: number;
+  flags: number;
+  total: number | undefined;
+  cost: number;
+  chunk: Uint8Array;
 }
 
 /** A message (or a close) waiting for credit or for a buffer. */
@@ -132,6 +141,8 @@ export class Endpoint implements StreamHandler {
   #partialText = false;
   #sentClose = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The frame that goes next (see `#plan`), reused from frame to frame. */
+  #next: NextFrame = { end: 0, flags: 0, total: undefined, cost: 0, chunk: EMPTY };
 
   constructor(wire: Wire, id: number, events: EndpointEvents, onDone: () => void, maxMessage = MESSAGE_MAX) {
     this.wire = wire;
@@ -344,31 +355,36 @@ export class Endpoint implements StreamHandler {
     this.#enqueue(message, message.bytes.length);
   }
 
+  /**
+   * Works out the frame of `message` that goes next, into `#next`: where it ends, its flags, the
+   * whole length if it is the first of several (so that the receiver sets the bytes aside once),
+   * and its cost in credit. (`bytes` is the message from `base` on: what was left of it when it
+   * had to wait.)
+   */
+  #plan(message: Outgoing): void {
+    const bytes = message.bytes as Uint8Array;
+    const at = message.at;
+    const first = message.base + at === 0 && message.total > DATA_MAX;
+    const end = Math.min(bytes.length, at + (first ? DATA_MAX - LENGTH_BYTES : DATA_MAX));
+    const next = this.#next;
+    next.end = end;
+    next.flags = (message.packed ? FLAG_PACKED : message.text ? FLAG_TEXT : 0) |
+      (end < bytes.length ? FLAG_MORE : 0);
+    next.total = first ? message.total : undefined;
+    next.cost = end - at + FRAME_CHARGE;
+    next.chunk = at === 0 && end === bytes.length ? bytes : bytes.subarray(at, end);
+  }
+
   /** Writes as much of `message` as credit and free buffers allow; true once all of it went. */
   #write(message: Outgoing): boolean {
-    const bytes = message.bytes as Uint8Array;
-    const wire = this.wire;
-    const flags = message.packed ? FLAG_PACKED : message.text ? FLAG_TEXT : 0;
-    // (`bytes` is the message from `base` on: what was left of it when it had to wait.)
-    const base = message.base;
-    const total = message.total;
+    const next = this.#next;
     do {
-      const at = message.at;
-      const first = base + at === 0 && total > DATA_MAX;
-      // The first frame of a message of several says how long it is, so that the receiver
-      // sets its bytes aside once.
-      const end = Math.min(bytes.length, at + (first ? DATA_MAX - LENGTH_BYTES : DATA_MAX));
-      const cost = end - at + FRAME_CHARGE;
-      if (this.#credit < cost) return false;
-      const more = end < bytes.length ? FLAG_MORE : 0;
-      const chunk = bytes.subarray(at, end);
-      const sent = first
-        ? wire.trySendData(this.id, withLength(chunk, total), flags | more)
-        : wire.trySendData(this.id, chunk, flags | more);
-      if (!sent) return false;
-      this.#credit -= cost;
-      message.at = end;
-    } while (message.at < bytes.length);
+      this.#plan(message);
+      if (this.#credit < next.cost) return false;
+      if (!this.wire.trySendData(this.id, next.chunk, next.flags, next.total)) return false;
+      this.#credit -= next.cost;
+      message.at = next.end;
+    } while (message.at < (message.bytes as Uint8Array).length);
     return true;
   }
 
@@ -400,13 +416,19 @@ export class Endpoint implements StreamHandler {
           continue;
         }
         waited = true;
-        if (this.#credit < Math.min(head.bytes.length - head.at, DATA_MAX) + FRAME_CHARGE) {
+        this.#plan(head);
+        const next = this.#next;
+        if (this.#credit < next.cost) {
           await new Promise<void>((resolve) => (this.#wake = resolve));
-        } else {
-          // Credit, but no free buffer: wait for one, then go on where the send stopped.
-          const buffer = await this.wire.channel.alloc(HEADER_BYTES + DATA_MAX);
-          buffer.release();
+          continue;
         }
+        // Credit, but no free buffer: this frame waits for one.
+        const { end, cost } = next;
+        await this.wire.sendData(this.id, next.chunk, next.flags, next.total);
+        this.#credit -= cost;
+        this.#queued -= end - head.at;
+        head.at = end;
+        if (end === head.bytes.length) this.#queue.shift();
       }
     } finally {
       this.#pumping = false;
@@ -548,32 +570,9 @@ function copyOf(view: Uint8Array): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** `chunk` after the 8-byte length of the whole message (the first frame of several). */
-function withLength(chunk: Uint8Array, total: number): Uint8Array {
-  const out = new Uint8Array(LENGTH_BYTES + chunk.length);
-  const low = total % 2 ** 32;
-  const high = Math.floor(total / 2 ** 32);
-  out[0] = low;
-  out[1] = low >>> 8;
-  out[2] = low >>> 16;
-  out[3] = low >>> 24;
-  out[4] = high;
-  out[5] = high >>> 8;
-  out[6] = high >>> 16;
-  out[7] = high >>> 24;
-  out.set(chunk, LENGTH_BYTES);
-  return out;
-}
-
 /** A packed record's header word at `at`. */
 function record(bytes: Uint8Array, at: number): number {
   return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
-}
-
-function readLength(bytes: Uint8Array, at: number): number {
-  const low = (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
-  const high = (bytes[at + 4] | (bytes[at + 5] << 8) | (bytes[at + 6] << 16) | (bytes[at + 7] << 24)) >>> 0;
-  return low + high * 2 ** 32;
 }
 
 /**
@@ -626,6 +625,8 @@ export function messageBytes(
   data: string | ArrayBufferLike | ArrayBufferView | Blob,
 ): { bytes: Uint8Array; text: boolean } | { later: Promise<Uint8Array>; size: number } {
   if (typeof data === "string") return { bytes: encoder.encode(data), text: true };
+  // (A Uint8Array as it is: a new view would cost an object, and in JSC its buffer's materialising.)
+  if (data instanceof Uint8Array) return { bytes: data, text: false };
   if (ArrayBuffer.isView(data)) {
     return { bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), text: false };
   }

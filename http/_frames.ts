@@ -122,21 +122,49 @@ function sameBytes(known: Uint8Array, bytes: Uint8Array, start: number): boolean
   return true;
 }
 
+/** Writes a frame header at the start of `bytes` (a shared buffer's, or a scratch array's). */
+export function writeHeader(bytes: Uint8Array, type: number, flags: number, stream: number): void {
+  bytes[0] = type;
+  bytes[1] = flags;
+  bytes[2] = FRAME_VERSION;
+  bytes[3] = 0;
+  bytes[4] = stream;
+  bytes[5] = stream >>> 8;
+  bytes[6] = stream >>> 16;
+  bytes[7] = stream >>> 24;
+}
+
+/** Bytes of a 64-bit length (u32 low, u32 high), as a declared body length is written. */
+export const LENGTH_BYTES = 8;
+
+/** Writes `value` (a safe integer) as a 64-bit length at `at`. */
+export function writeLength(bytes: Uint8Array, at: number, value: number): void {
+  const low = value % 2 ** 32;
+  const high = Math.floor(value / 2 ** 32);
+  bytes[at] = low;
+  bytes[at + 1] = low >>> 8;
+  bytes[at + 2] = low >>> 16;
+  bytes[at + 3] = low >>> 24;
+  bytes[at + 4] = high;
+  bytes[at + 5] = high >>> 8;
+  bytes[at + 6] = high >>> 16;
+  bytes[at + 7] = high >>> 24;
+}
+
+/** Reads a 64-bit length written by `writeLength`. */
+export function readLength(bytes: Uint8Array, at: number): number {
+  const low = (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+  const high = (bytes[at + 4] | (bytes[at + 5] << 8) | (bytes[at + 6] << 16) | (bytes[at + 7] << 24)) >>> 0;
+  return low + high * 2 ** 32;
+}
+
 /** Builds a frame in a growable scratch array; `finish()` returns the bytes to copy out. */
 export class FrameWriter {
   #bytes = new Uint8Array(4096);
   #at = 0;
 
   start(type: number, flags: number, stream: number): this {
-    const bytes = this.#bytes;
-    bytes[0] = type;
-    bytes[1] = flags;
-    bytes[2] = FRAME_VERSION;
-    bytes[3] = 0;
-    bytes[4] = stream;
-    bytes[5] = stream >>> 8;
-    bytes[6] = stream >>> 16;
-    bytes[7] = stream >>> 24;
+    writeHeader(this.#bytes, type, flags, stream);
     this.#at = HEADER_BYTES;
     return this;
   }

@@ -32,7 +32,10 @@ import {
   FrameReader,
   FrameWriter,
   HEADER_BYTES,
+  LENGTH_BYTES,
   RESET_ERROR,
+  writeHeader,
+  writeLength,
 } from "./_frames.ts";
 
 /** Body bytes one stream may have in flight before its sender waits for credit. */
@@ -57,6 +60,11 @@ export const INLINE_MAX = 16 * 1024;
 const BATCH = 16;
 
 const nextMacrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** The bytes of a DATA frame of `chunk`, with a length before it if `total` is given. */
+function dataSize(chunk: Uint8Array, total: number | undefined): number {
+  return HEADER_BYTES + (total === undefined ? 0 : LENGTH_BYTES) + chunk.length;
+}
 
 /** Receives the frames of one stream. */
 export interface StreamHandler {
@@ -130,13 +138,14 @@ export class Wire {
   }
 
   /**
-   * Sends a DATA frame of `chunk` (at most DATA_MAX bytes) directly from the caller's bytes,
-   * with `flags` (FLAG_END, or a WebSocket message's).
+   * Sends a DATA frame of `chunk` directly from the caller's bytes, with `flags` (FLAG_END, or a
+   * WebSocket message's). `total`, if given, goes before the chunk as a 64-bit length (the first
+   * frame of a WebSocket message of several); the frame holds at most DATA_MAX bytes in all.
    */
-  async sendData(stream: number, chunk: Uint8Array, flags: number): Promise<void> {
+  async sendData(stream: number, chunk: Uint8Array, flags: number, total?: number): Promise<void> {
     const channel = this.channel;
-    const size = HEADER_BYTES + chunk.length;
-    this.#data(channel.tryAlloc(size) ?? await channel.alloc(size), stream, chunk, flags);
+    const size = dataSize(chunk, total);
+    this.#data(channel.tryAlloc(size) ?? await channel.alloc(size), stream, chunk, flags, total);
     if (this.#pumping !== undefined) await this.#pumping;
   }
 
@@ -144,16 +153,29 @@ export class Wire {
    * Sends a DATA frame as `sendData` does if a buffer is free at once, and says whether it did.
    * (The frame is in order either way; it may still wait in this wire's queue for ring room.)
    */
-  trySendData(stream: number, chunk: Uint8Array, flags: number): boolean {
-    const buffer = this.channel.tryAlloc(HEADER_BYTES + chunk.length);
+  trySendData(stream: number, chunk: Uint8Array, flags: number, total?: number): boolean {
+    const buffer = this.channel.tryAlloc(dataSize(chunk, total));
     if (buffer === undefined) return false;
-    this.#data(buffer, stream, chunk, flags);
+    this.#data(buffer, stream, chunk, flags, total);
     return true;
   }
 
-  #data(buffer: SharedBuffer, stream: number, chunk: Uint8Array, flags: number): void {
-    buffer.copyFrom(this.#frames.start(FRAME_DATA, flags, stream).finish());
-    buffer.copyFrom(chunk, HEADER_BYTES);
+  /** Writes the frame into `buffer` in place (no scratch copy of the header) and ships it. */
+  #data(
+    buffer: SharedBuffer,
+    stream: number,
+    chunk: Uint8Array,
+    flags: number,
+    total: number | undefined,
+  ): void {
+    const bytes = buffer.capacityBytes;
+    writeHeader(bytes, FRAME_DATA, flags, stream);
+    let at = HEADER_BYTES;
+    if (total !== undefined) {
+      writeLength(bytes, at, total);
+      at += LENGTH_BYTES;
+    }
+    buffer.copyFrom(chunk, at);
     this.#ship(buffer);
   }
 
