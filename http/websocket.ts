@@ -110,7 +110,9 @@ export class WebSocket extends EventTarget {
   constructor(url: string | URL, protocols: string | string[] = []) {
     super();
     if (serverSide !== undefined) {
+      // A server-side socket (upgradeWebSocket): binary messages as ArrayBuffers, as Deno's.
       this.#url = serverSide;
+      this.#binaryType = "arraybuffer";
       return;
     }
     let parsed: URL;
@@ -321,11 +323,6 @@ export class WebSocket extends EventTarget {
     this.dispatchEvent(new CloseEvent("close", { code, reason, wasClean: clean }));
   }
 
-  /** Internal (upgradeWebSocket): a server-side socket takes binary messages as ArrayBuffers, as Deno's does. */
-  static serverMade(socket: WebSocket): void {
-    socket.#binaryType = "arraybuffer";
-  }
-
   /** Internal (upgradeWebSocket): the server side opens once its 101 is sent. */
   static serverOpen(socket: WebSocket, make: (events: EndpointEvents) => Endpoint, protocol: string): void {
     socket.#protocol = protocol;
@@ -337,14 +334,44 @@ export class WebSocket extends EventTarget {
     queueMicrotask(() => socket.#closed(1006, "", false));
   }
 
-  /** Internal: the attribute handlers (`onopen` and the like). */
-  static handler(socket: WebSocket, type: string, value?: ((event: Event) => unknown) | null): unknown {
-    if (arguments.length === 2) return socket.#handlers[type] ?? null;
-    const old = socket.#handlers[type];
-    if (old) socket.removeEventListener(type, old as EventListener);
-    socket.#handlers[type] = typeof value === "function" ? value : null;
-    if (typeof value === "function") socket.addEventListener(type, value as EventListener);
-    return undefined;
+  /** Called on `open`. */
+  get onopen(): ((event: Event) => unknown) | null {
+    return this.#handlers.open ?? null;
+  }
+  set onopen(value: ((event: Event) => unknown) | null) {
+    this.#handle("open", value);
+  }
+
+  /** Called on each `message`. */
+  get onmessage(): ((event: MessageEvent) => unknown) | null {
+    return (this.#handlers.message as ((event: MessageEvent) => unknown) | undefined) ?? null;
+  }
+  set onmessage(value: ((event: MessageEvent) => unknown) | null) {
+    this.#handle("message", value as ((event: Event) => unknown) | null);
+  }
+
+  /** Called on `error` (a connection that failed or was lost; `close` follows). */
+  get onerror(): ((event: Event) => unknown) | null {
+    return this.#handlers.error ?? null;
+  }
+  set onerror(value: ((event: Event) => unknown) | null) {
+    this.#handle("error", value);
+  }
+
+  /** Called on `close`. */
+  get onclose(): ((event: CloseEvent) => unknown) | null {
+    return (this.#handlers.close as ((event: CloseEvent) => unknown) | undefined) ?? null;
+  }
+  set onclose(value: ((event: CloseEvent) => unknown) | null) {
+    this.#handle("close", value as ((event: Event) => unknown) | null);
+  }
+
+  /** An `on*` attribute: the listener it holds is replaced. */
+  #handle(type: string, value: ((event: Event) => unknown) | null): void {
+    const old = this.#handlers[type];
+    if (old) this.removeEventListener(type, old as EventListener);
+    this.#handlers[type] = typeof value === "function" ? value : null;
+    if (typeof value === "function") this.addEventListener(type, value as EventListener);
   }
 
   /** "WebSocket", as the runtime's own says. */
@@ -365,7 +392,7 @@ export interface WebSocketEventMap {
   close: CloseEvent;
 }
 
-/** The typed listeners and the `on*` attributes of a {@linkcode WebSocket}. */
+/** The typed listeners of a {@linkcode WebSocket}. */
 export interface WebSocket {
   /** Listens for `open`, `message`, `error` or `close`. */
   addEventListener<K extends keyof WebSocketEventMap>(
@@ -391,33 +418,13 @@ export interface WebSocket {
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | EventListenerOptions,
   ): void;
-  /** Called on `open`. */
-  onopen: ((event: Event) => unknown) | null;
-  /** Called on each `message`. */
-  onmessage: ((event: MessageEvent) => unknown) | null;
-  /** Called on `error` (a connection that failed or was lost; `close` follows). */
-  onerror: ((event: Event) => unknown) | null;
-  /** Called on `close`. */
-  onclose: ((event: CloseEvent) => unknown) | null;
 }
 
-for (const type of ["open", "message", "error", "close"]) {
-  Object.defineProperty(WebSocket.prototype, `on${type}`, {
-    get(this: WebSocket) {
-      return WebSocket.handler(this, type);
-    },
-    set(this: WebSocket, value: ((event: Event) => unknown) | null) {
-      WebSocket.handler(this, type, value);
-    },
-    configurable: true,
-    enumerable: true,
-  });
-}
 for (const [name, value] of [["CONNECTING", 0], ["OPEN", 1], ["CLOSING", 2], ["CLOSED", 3]] as const) {
   Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
 }
 // The internal statics stay out of sight of `Object.keys` and autocompletion alike.
-for (const name of ["serverMade", "serverOpen", "serverRefused", "handler"]) {
+for (const name of ["serverOpen", "serverRefused"]) {
   Object.defineProperty(WebSocket, name, { enumerable: false });
 }
 
@@ -480,7 +487,6 @@ export function upgradeWebSocket(
   } finally {
     serverSide = undefined;
   }
-  WebSocket.serverMade(socket);
   const headers = handshakeHeaders(request, protocol);
   const response = new UpgradeResponse(null, { status: 200, headers });
   slot.accepted = { headers, response, open: (make) => WebSocket.serverOpen(socket, make, protocol) };
