@@ -7,7 +7,7 @@
  */
 
 /** The version of this ABI; the loaders refuse a library of another. */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 /** Every exported function: its parameter types and result type (see symbols.ts). */
 export const symbols = {
@@ -85,6 +85,8 @@ export const symbols = {
   xio_bell_path: { parameters: ["handle", "bytes", "u32"], result: "i32" },
   /** xio_bell_ready(d): Tells notifiers that this node listens on its doorbell. */
   xio_bell_ready: { parameters: ["handle"], result: "void" },
+  /** xio_kernel_check(errno_out): Tries the system calls the core needs (statx, OFD locks, shared futexes): 0 if all work, else which failed first (1 statx, 2 OFD locks, 3 futex) with its errno in errno_out[0]. */
+  xio_kernel_check: { parameters: ["bytes"], result: "i32" },
   /** xio_now_ns(): CLOCK_MONOTONIC in nanoseconds. */
   xio_now_ns: { parameters: [], result: "f64" },
   /** xio_node_offset(d): The byte offset of this node's slot in the mapping. */

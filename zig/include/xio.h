@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define XIO_ABI_VERSION 3
+#define XIO_ABI_VERSION 4
 
 /* Status codes. */
 #define XIO_OK (0) /* success */
@@ -193,6 +193,8 @@ int32_t xio_has_events(xio_domain * d);
 int32_t xio_bell_path(xio_domain * d, uint8_t * out, uint32_t len);
 /* Tells notifiers that this node listens on its doorbell. */
 void xio_bell_ready(xio_domain * d);
+/* Tries the system calls the core needs (statx, OFD locks, shared futexes): 0 if all work, else which failed first (1 statx, 2 OFD locks, 3 futex) with its errno in errno_out[0]. */
+int32_t xio_kernel_check(int32_t * errno_out);
 /* CLOCK_MONOTONIC in nanoseconds. */
 double xio_now_ns(void);
 /* The byte offset of this node's slot in the mapping. */

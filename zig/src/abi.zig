@@ -9,7 +9,7 @@
 const std = @import("std");
 
 /// The ABI version, checked by the loaders through `xio_abi_version()`.
-pub const version: u32 = 3;
+pub const version: u32 = 4;
 
 /// Status codes: every function returns one of these (negative) or a non-negative result.
 pub const Status = enum(i32) {
@@ -269,6 +269,7 @@ pub const functions = [_]Function{
     .{ .name = "xio_has_events", .params = &.{h}, .result = .i32, .doc = "1 if this node has news." },
     .{ .name = "xio_bell_path", .params = &.{ h, pc("out", .bytes, "uint8_t *"), p("len", .u32) }, .result = .i32, .doc = "Writes the path of this node's doorbell socket; returns its length." },
     .{ .name = "xio_bell_ready", .params = &.{h}, .result = .void, .doc = "Tells notifiers that this node listens on its doorbell." },
+    .{ .name = "xio_kernel_check", .params = &.{pc("errno_out", .bytes, "int32_t *")}, .result = .i32, .doc = "Tries the system calls the core needs (statx, OFD locks, shared futexes): 0 if all work, else which failed first (1 statx, 2 OFD locks, 3 futex) with its errno in errno_out[0]." },
     .{ .name = "xio_now_ns", .params = &.{}, .result = .f64, .doc = "CLOCK_MONOTONIC in nanoseconds." },
     .{ .name = "xio_node_offset", .params = &.{h}, .result = .f64, .doc = "The byte offset of this node's slot in the mapping." },
     .{ .name = "xio_ring_offset", .params = &.{ h, p("chan", .u32), p("direction", .u32) }, .result = .f64, .doc = "The byte offset of a ring's header in the mapping." },

@@ -71,6 +71,15 @@ pub export fn xio_abi_version() u32 {
     return abi.version;
 }
 
+/// Tries the system calls the core needs: 0 if all work, otherwise which failed first
+/// (`sys.KernelCall`) with its errno in `errno_out[0]`. The loaders call it once, so that an old
+/// kernel or a seccomp filter gives a clear error before anything depends on those calls.
+pub export fn xio_kernel_check(errno_out: *[1]i32) i32 {
+    const gap = sys.kernelCheck() orelse return 0;
+    errno_out[0] = @intCast(gap.errno);
+    return @intCast(@intFromEnum(gap.call));
+}
+
 /// Opens (or creates) and joins a domain. On failure returns null and writes the status to
 /// `status[0]` and a detail (such as the version found) to `status[1]`.
 pub export fn xio_open(

@@ -232,6 +232,51 @@ pub fn lockHeld(fd: Fd, byte: u64) bool {
     return lock.type != linux.F.UNLCK;
 }
 
+/// The system calls the core needs that an old kernel or a container's seccomp filter may lack,
+/// numbered as `xio_kernel_check` reports them.
+pub const KernelCall = enum(u32) {
+    /// statx: Linux 4.11, and refused by the seccomp profiles of old container runtimes.
+    statx = 1,
+    /// fcntl with F_OFD_GETLK/F_OFD_SETLK (liveness locks): Linux 3.15.
+    ofd_lock = 2,
+    /// futex, shared (not FUTEX_PRIVATE_FLAG): the wake-ups.
+    futex = 3,
+};
+
+/// A system call that failed `kernelCheck`, with its errno (ENOSYS: the kernel lacks it; EPERM
+/// or EACCES: a seccomp filter refused it).
+pub const KernelGap = struct { call: KernelCall, errno: u32 };
+
+/// Tries once, harmlessly, each system call of `KernelCall`: null if every one works, otherwise
+/// the first that failed. Without this, a missing call would surface later as an I/O error, or
+/// as a panic in a futex wait.
+pub fn kernelCheck() ?KernelGap {
+    var stx: linux.Statx = undefined;
+    const root: [*:0]const u8 = "/";
+    const stat_errno = linux.errno(linux.statx(linux.AT.FDCWD, root, 0, stat_mask, &stx));
+    if (stat_errno != .SUCCESS) return .{ .call = .statx, .errno = @intFromEnum(stat_errno) };
+
+    const opened = linux.open(root, .{ .ACCMODE = .RDONLY, .DIRECTORY = true, .CLOEXEC = true }, 0);
+    if (linux.errno(opened) == .SUCCESS) {
+        const fd: Fd = @intCast(opened);
+        defer _ = linux.close(fd);
+        var lock = std.mem.zeroes(linux.Flock);
+        lock.type = linux.F.RDLCK;
+        lock.len = 1;
+        const lock_errno = linux.errno(linux.fcntl(fd, linux.F.OFD_GETLK, @intFromPtr(&lock)));
+        if (lock_errno != .SUCCESS) return .{ .call = .ofd_lock, .errno = @intFromEnum(lock_errno) };
+    }
+
+    var word: u32 = 0;
+    const wake_errno = linux.errno(linux.futex_3arg(&word, .{ .cmd = .WAKE, .private = false }, 1));
+    if (wake_errno != .SUCCESS) return .{ .call = .futex, .errno = @intFromEnum(wake_errno) };
+    return null;
+}
+
+test "kernelCheck: this kernel has every call the core needs" {
+    try std.testing.expectEqual(@as(?KernelGap, null), kernelCheck());
+}
+
 // Futexes. Every futex word lives in memory that several processes map, so none of these calls
 // may set FUTEX_PRIVATE_FLAG (std.Thread.Futex does, which is why it is not used here).
 
