@@ -2,7 +2,7 @@
 # One entry point for everything that needs the toolchain: it installs the pinned Deno, Bun and Zig
 # into this folder when they are missing, builds the native library, and then runs the command.
 #
-#   bash scripts/xio.sh build | test | demo | bench [args] | chaos [args] | zig [args] | deno [args] | bun [args]
+#   bash scripts/xio.sh build | dist [--check|--update] | test | demo | bench [args] | chaos [args] | zig [args] | deno [args] | bun [args]
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,6 +40,17 @@ build() {
   ensure_zig
   log "building the native library (zig build, ReleaseSafe)"
   (cd zig && zig build -Doptimize=ReleaseSafe)
+  dist --stage
+}
+
+# The libraries the package ships, for every target: built, stripped, checked and staged into
+# native/ (scripts/dist.ts). --check fails when one differs from the hash recorded in
+# ffi/_targets.ts; --update records the new ones.
+dist() {
+  ensure_zig
+  log "building the shipped libraries (zig build dist: x86_64 and aarch64, glibc 2.17 and musl)"
+  (cd zig && zig build dist)
+  deno run --allow-read --allow-write --allow-env scripts/dist.ts "$@"
 }
 
 # The same test files run under both runtimes. Deno needs its permission flags, and exposes gc()
@@ -85,8 +96,9 @@ case "$cmd" in
   demo) ensure_js_tools; build; deno run --allow-all examples/pipeline/main.ts "$@" ;;
   bench) ensure_js_tools; build; deno run --allow-all bench/main.ts "$@" ;;
   chaos) ensure_js_tools; build; deno run --allow-all bench/chaos.ts "$@" ;;
+  dist) ensure_js_tools; dist "${@:---check}" ;;
   zig) ensure_zig; (cd zig && zig "$@") ;;
   deno) ensure_js_tools; deno "$@" ;;
   bun) ensure_js_tools; bun "$@" ;;
-  *) echo "usage: bash scripts/xio.sh build|test|test-js|demo|bench|chaos|zig|deno|bun [args]" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/xio.sh build|dist|test|test-js|demo|bench|chaos|zig|deno|bun [args]" >&2; exit 2 ;;
 esac

@@ -4,9 +4,18 @@
 //!     zig build -Doptimize=ReleaseSafe          -> zig-out/lib/libxio.so
 //!     zig build test -Dfuzz-ops=1000000 -Dfuzz-seed=0
 //!     zig build abi                             -> include/xio.h and ../ffi/_abi.ts, from src/abi.zig
-//!     zig build -Dtarget=aarch64-linux-musl -Dcpu=baseline -Dstrip=true   a library to ship
+//!     zig build dist                            -> zig-out/dist/libxio-<target>.so, the libraries to ship
+//!     zig build -Dtarget=aarch64-linux-musl -Dcpu=baseline -Dstrip=true   one such library by hand
 
 const std = @import("std");
+
+/// The targets the package ships a library for: the name it ships under, and the Zig target.
+const dist_targets = [_]struct { name: []const u8, query: []const u8 }{
+    .{ .name = "x86_64-linux-gnu", .query = "x86_64-linux-gnu.2.17" },
+    .{ .name = "x86_64-linux-musl", .query = "x86_64-linux-musl" },
+    .{ .name = "aarch64-linux-gnu", .query = "aarch64-linux-gnu.2.17" },
+    .{ .name = "aarch64-linux-musl", .query = "aarch64-linux-musl" },
+};
 
 pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
@@ -29,6 +38,25 @@ pub fn build(b: *std.Build) void {
     const lib = b.addLibrary(.{ .name = "xio", .linkage = .dynamic, .root_module = module });
     b.installArtifact(lib);
     b.getInstallStep().dependOn(&b.addInstallFile(b.path("include/xio.h"), "include/xio.h").step);
+
+    // The libraries the package ships (`zig build dist`): ReleaseSafe for a baseline CPU, against
+    // glibc 2.17 and musl, with their debug information (zig-out/dist/libxio-<target>.so).
+    // scripts/dist.ts strips them (Zig's objcopy cannot strip ELF yet), checks their dependencies
+    // and hashes, and stages them into native/; the unstripped file is the exact symbol file of
+    // the one shipped.
+    const dist_step = b.step("dist", "Build the libraries to ship, for every target, into zig-out/dist");
+    for (dist_targets) |dist| {
+        const query = std.Target.Query.parse(.{ .arch_os_abi = dist.query, .cpu_features = "baseline" }) catch unreachable;
+        const dist_lib = b.addLibrary(.{ .name = "xio", .linkage = .dynamic, .root_module = b.createModule(.{
+            .root_source_file = b.path("src/lib.zig"),
+            .target = b.resolveTargetQuery(query),
+            .optimize = .ReleaseSafe,
+            .link_libc = true,
+        }) });
+        dist_lib.root_module.addOptions("options", options);
+        const file = b.fmt("dist/libxio-{s}.so", .{dist.name});
+        dist_step.dependOn(&b.addInstallFile(dist_lib.getEmittedBin(), file).step);
+    }
 
     // The C header and the TypeScript table are generated from src/abi.zig and committed: `abi`
     // writes them, and `test` fails when either is stale.
@@ -65,6 +93,23 @@ pub fn build(b: *std.Build) void {
     const run_bench = b.addRunArtifact(bench);
     const bench_step = b.step("bench", "Time the native operations without FFI");
     bench_step.dependOn(&run_bench.step);
+
+    // xio-deny, for the loader tests: runs a program with one system call failing (seccomp).
+    const deny = b.addExecutable(.{ .name = "xio-deny", .root_module = b.createModule(.{
+        .root_source_file = b.path("src/tools/deny.zig"),
+        .target = target,
+        .optimize = optimize,
+        .link_libc = true,
+    }) });
+    b.installArtifact(deny);
+
+    // For the loader tests: a library of another ABI version.
+    const other_abi = b.addLibrary(.{ .name = "xio-other-abi", .linkage = .dynamic, .root_module = b.createModule(.{
+        .root_source_file = b.path("src/tools/other_abi.zig"),
+        .target = target,
+        .optimize = optimize,
+    }) });
+    b.getInstallStep().dependOn(&b.addInstallArtifact(other_abi, .{ .dest_dir = .{ .override = .{ .custom = "lib/testing" } } }).step);
 
     // The floor of a paced round trip, for bench/sporadic_main.ts: zig-out/bin/xio-floor.
     const floor_module = b.createModule(.{
