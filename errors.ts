@@ -139,12 +139,71 @@ export class InvalidArgumentError extends XioError {
   }
 }
 
-/** libxio cannot be found or loaded, or is of another ABI version. */
+/**
+ * libxio cannot be found or loaded. The subclasses say why when the cause is known: no library for
+ * this platform, a kernel without the system calls it needs, a library that is not the one
+ * shipped, one of another ABI, or a cache directory it cannot be written to or run from.
+ */
 export class LibraryNotFoundError extends XioError {
   /** Creates the error; `options.cause` carries the loader's own error. */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, "ENOLIB", options);
+  constructor(message: string, options?: ErrorOptions, code = "ENOLIB") {
+    super(message, code, options);
     this.name = "LibraryNotFoundError";
+  }
+}
+
+/** No library is shipped for this OS, CPU or C library: build one from source. */
+export class UnsupportedPlatformError extends LibraryNotFoundError {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message, undefined, "ENOTSUP");
+    this.name = "UnsupportedPlatformError";
+  }
+}
+
+/**
+ * The kernel lacks a system call the library needs (ENOSYS), or a seccomp filter refuses it
+ * (EPERM), as the default profiles of older container runtimes do for `statx`.
+ */
+export class UnsupportedKernelError extends LibraryNotFoundError {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message, undefined, "ENOSYS");
+    this.name = "UnsupportedKernelError";
+  }
+}
+
+/** A library's bytes do not have the sha256 recorded for them: it is not the one shipped. */
+export class LibraryIntegrityError extends LibraryNotFoundError {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message, undefined, "EINTEGRITY");
+    this.name = "LibraryIntegrityError";
+  }
+}
+
+/** The library was built from another version of @xio/core: its ABI version is not ours. */
+export class LibraryVersionError extends LibraryNotFoundError {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message, undefined, "EABI");
+    this.name = "LibraryVersionError";
+  }
+}
+
+/**
+ * The cache directory the library is written to cannot be used: it is read-only or not ours
+ * (`code` "EACCES"), or its file system does not let programs run from it (`noexec`, "ENOEXEC").
+ */
+export class CacheDirError extends LibraryNotFoundError {
+  /** The directory. */
+  readonly dir: string;
+
+  /** Creates the error. */
+  constructor(message: string, dir: string, code: "EACCES" | "ENOEXEC", options?: ErrorOptions) {
+    super(message, options, code);
+    this.name = "CacheDirError";
+    this.dir = dir;
   }
 }
 

@@ -30,6 +30,9 @@
  */
 
 export * from "./errors.ts";
+export { libraryPath, loadLibrary } from "./ffi/mod.ts";
+export type { LibraryInfo, LibrarySource, LoadLibraryOptions } from "./ffi/mod.ts";
+export type { Target } from "./ffi/platform.ts";
 export * from "./zero_copy/mod.ts";
 export * from "./socket/mod.ts";
 export {

@@ -5,7 +5,8 @@
  * @module
  */
 
-// @ts-types="bun-types"
+// Deno type-checks this file too (it is in the graph of mod.ts): `bun:ffi` is left untyped there,
+// rather than bringing bun-types' globals into every Deno program that checks this package.
 import { dlopen, FFIType, toArrayBuffer } from "bun:ffi";
 import { type Loader, type NativeSymbols, type NativeType, type Pointer, symbols } from "./symbols.ts";
 
@@ -37,6 +38,14 @@ function definitions() {
 /** The Bun implementation of {@linkcode Loader}. */
 export const loader: Loader = {
   name: "bun",
+  abiVersion(path: string): number {
+    const library = dlopen(path, { xio_abi_version: { args: [], returns: FFIType.u32 } });
+    try {
+      return library.symbols.xio_abi_version() as number;
+    } finally {
+      library.close();
+    }
+  },
   open(path: string): NativeSymbols {
     return dlopen(path, definitions()).symbols as unknown as NativeSymbols;
   },

@@ -33,6 +33,14 @@ function definitions(): Deno.ForeignLibraryInterface {
 /** The Deno implementation of {@linkcode Loader}. */
 export const loader: Loader = {
   name: "deno",
+  abiVersion(path: string): number {
+    const library = Deno.dlopen(path, { xio_abi_version: { parameters: [], result: "u32" } });
+    try {
+      return library.symbols.xio_abi_version();
+    } finally {
+      library.close();
+    }
+  },
   open(path: string): NativeSymbols {
     return Deno.dlopen(path, definitions()).symbols as unknown as NativeSymbols;
   },

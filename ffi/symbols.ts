@@ -75,6 +75,8 @@ export type NativeSymbols = {
 export interface Loader {
   /** Which runtime this is. */
   readonly name: "deno" | "bun";
+  /** The ABI version of the library at `path`, opened with that one symbol and closed again. */
+  abiVersion(path: string): number;
   /** Opens the library at `path`. */
   open(path: string): NativeSymbols;
   /** An `ArrayBuffer` over `length` bytes of native memory at `pointer`. */

@@ -5,10 +5,12 @@
  * @module
  */
 
-// @ts-types="bun-types"
+// Deno type-checks this file too (it is in the graph of mod.ts): `bun:jsc` is left untyped there,
+// rather than bringing bun-types' globals into every Deno program that checks this package.
 import { drainMicrotasks, estimateShallowMemoryUsageOf } from "bun:jsc";
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
 import process from "node:process";
+import type { Platform } from "../ffi/platform.ts";
 import type { Adapter, Doorbell, DoorbellHandlers, TcpServeOptions, TcpServer } from "./mod.ts";
 import { bunServeHandler, setUpgradeHooks, teachServer } from "./bun_routes.ts";
 
@@ -82,7 +84,7 @@ export const adapter: Adapter = {
       socket: {
         // A peer's doorbell connection must not keep this process alive (the listener's unref
         // does not reach the sockets it accepts).
-        open(socket) {
+        open(socket: { unref(): void }) {
           socket.unref();
         },
         data() {
@@ -109,6 +111,19 @@ export const adapter: Adapter = {
   },
   exists(path: string): boolean {
     return existsSync(path);
+  },
+  mayWrite(): boolean | undefined {
+    return true; // Bun has no permissions
+  },
+  platform(): Platform {
+    // Node's way: a process on glibc reports the version it runs with.
+    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+    const libc = process.platform !== "linux"
+      ? undefined
+      : report?.header?.glibcVersionRuntime !== undefined
+      ? "gnu"
+      : "musl";
+    return { os: process.platform, arch: process.arch, libc };
   },
   onExit(fn: () => void): void {
     process.on("exit", fn);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { Platform } from "../ffi/platform.ts";
 import type { Adapter, Doorbell, DoorbellHandlers, TcpServeOptions, TcpServer } from "./mod.ts";
 
 /** The Deno implementation of {@linkcode Adapter}. */
@@ -70,18 +71,29 @@ export const adapter: Adapter = {
     };
   },
   env(name: string): string | undefined {
-    try {
-      return Deno.env.get(name);
-    } catch {
-      return undefined;
-    }
+    // Asked first, so that a variable not granted reads as unset instead of prompting.
+    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") return undefined;
+    return Deno.env.get(name);
   },
   exists(path: string): boolean {
+    if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return false;
     try {
       return Deno.statSync(path).isFile;
     } catch {
       return false;
     }
+  },
+  mayWrite(path: string): boolean | undefined {
+    const state = Deno.permissions.querySync({ name: "write", path }).state;
+    return state === "granted" ? true : state === "denied" ? false : undefined;
+  },
+  platform(): Platform {
+    const libc = Deno.build.target.endsWith("-musl")
+      ? "musl"
+      : Deno.build.target.endsWith("-gnu")
+      ? "gnu"
+      : undefined;
+    return { os: Deno.build.os, arch: Deno.build.arch, libc };
   },
   onExit(fn: () => void): void {
     globalThis.addEventListener("unload", fn);

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { Platform } from "../ffi/platform.ts";
+
 /** What a doorbell does when it rings or loses a peer. */
 export interface DoorbellHandlers {
   /** A peer wrote to the doorbell: this node has news. */
@@ -34,10 +36,14 @@ export interface Adapter {
    * them (`host` and `content-length` aside): what a handler sees from a fetch over TCP.
    */
   readonly fetchHeaders: readonly [string, string][];
-  /** An environment variable, or undefined if unset or not permitted. */
+  /** An environment variable, or undefined if unset or not permitted (never a prompt). */
   env(name: string): string | undefined;
-  /** Whether a file exists (and is readable). */
+  /** Whether a file exists and reading it is permitted (never a prompt). */
   exists(path: string): boolean;
+  /** Whether writing `path` is permitted: true, false, or undefined if the runtime would ask. */
+  mayWrite(path: string): boolean | undefined;
+  /** The OS, CPU and C library of this process, for picking the native library to load. */
+  platform(): Platform;
   /** Runs `fn` when the process is about to exit normally (Deno's unload, Bun's exit). */
   onExit(fn: () => void): void;
   /**
@@ -140,9 +146,11 @@ export interface TcpServer {
   unref(): void;
 }
 
-// The specifier is computed so that Deno does not try to resolve Bun's modules.
+// Each adapter is imported by a literal specifier, so that bundlers (`bun build --compile`) carry
+// both; only the one of this runtime is evaluated.
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-const adapterPath = isBun ? "./bun.ts" : "./deno.ts";
 
 /** The adapter of the runtime we run on. */
-export const adapter: Adapter = (await import(adapterPath)).adapter;
+export const adapter: Adapter = isBun
+  ? (await import("./bun.ts")).adapter
+  : (await import("./deno.ts")).adapter;

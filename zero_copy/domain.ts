@@ -6,6 +6,7 @@
 
 import { native, Stat } from "../ffi/mod.ts";
 import { InvalidArgumentError } from "../errors.ts";
+import { adapter } from "../runtime/mod.ts";
 import {
   BACKINGS,
   channelOptions,
@@ -54,7 +55,8 @@ export class Domain implements Disposable {
     }
     const words = openWords(options);
     const sym = native();
-    const dir = options.dir === undefined ? EMPTY : encoder.encode(options.dir);
+    const dirName = options.dir ?? adapter.env("XIO_DIR");
+    const dir = dirName === undefined || dirName === "" ? EMPTY : encoder.encode(dirName);
     const status = new Int32Array(2);
     const handle = sym.xio_open(name, name.length, dir, dir.length, words, status);
     if (!handle) throw statusError(status[0], `Cannot open domain "${options.name}"`, status[1]);

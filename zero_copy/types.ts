@@ -30,8 +30,10 @@ export interface DomainOptions {
   /** The domain name: 1-64 characters of `A-Z a-z 0-9 . _ - :`, no `..`, no leading `.`. */
   name: string;
   /**
-   * The directory of the domain file. By default this user's own directory, `xio-<uid>` (mode
-   * 0700, created on first use), under the first of: a hugetlbfs mount, /dev/shm, /tmp.
+   * The directory of the domain file. By default the `XIO_DIR` environment variable (in a
+   * container, a memory-backed volume that the pod's containers share), and otherwise this user's
+   * own directory, `xio-<uid>` (mode 0700, created on first use), under the first of: a hugetlbfs
+   * mount, /dev/shm, /tmp.
    */
   dir?: string;
   /** Create the domain if it does not exist (default `true`). */
