@@ -233,7 +233,10 @@ describe(`the package as users install it`, () => {
       assert.notEqual(statSync(first.path!).mtimeMs, written); // rewritten once, by the repair
       console.log(
         `install: Deno by URL, import ${first.importMs!.toFixed(1)} ms, first load ` +
-          `${first.loadMs!.toFixed(1)} ms (writes the cache), later load ${offline.loadMs!.toFixed(1)} ms`,
+          `${first.loadMs!.toFixed(1)} ms (writes the cache); later import ${
+            offline.importMs!.toFixed(1)
+          } ms, ` +
+          `load ${offline.loadMs!.toFixed(1)} ms`,
       );
     } finally {
       await new Promise<void>((resolve) => server.listen(Number(new URL(base).port), "127.0.0.1", resolve));
@@ -276,6 +279,26 @@ describe(`the package as users install it`, () => {
     assert.equal(result.sum, 15, JSON.stringify(result));
     assert.equal(result.source, "cache");
     assert.ok(result.path!.startsWith(project.cache));
+  });
+
+  test("importing loads nothing: no cache file and no library until the first use", async () => {
+    const project = bunProject("bun-import-only");
+    for (const t of TARGETS) rmSync(`${project.pkg}/native/libxio-${t}.so`);
+    writeFileSync(
+      `${project.dir}/import.ts`,
+      `import { readdirSync } from "node:fs";
+const xio = await import("@xio/core");
+const before = { files: readdirSync(process.env.XIO_CACHE_DIR).length, path: xio.libraryPath() ?? null };
+xio.loadLibrary();
+console.log(JSON.stringify({ before, after: readdirSync(process.env.XIO_CACHE_DIR).length }));
+`,
+    );
+    const result = await run(bun, ["import.ts"], { cwd: project.dir, env: project.env });
+    assert.deepEqual(
+      JSON.parse(result.stdout.trim()),
+      { before: { files: 0, path: null }, after: 1 },
+      result.stderr,
+    );
   });
 
   test("a shipped library that is not the one built is refused (LibraryIntegrityError)", async () => {
@@ -328,15 +351,18 @@ describe(`the package as users install it`, () => {
   }
 
   for (
-    const [errno, pattern] of [[38, /does not have it \(ENOSYS\).*Linux 4\.11/], [
-      1,
-      /EPERM.*seccomp/,
-    ]] as const
+    const [errno, pattern, runtime] of [
+      [38, /does not have it \(ENOSYS\).*Linux 4\.11/, "bun"],
+      [1, /EPERM.*seccomp/, "bun"],
+      [38, /does not have it \(ENOSYS\).*Linux 4\.11/, "deno"],
+    ] as const
   ) {
-    test(`a kernel whose statx fails with errno ${errno} is an UnsupportedKernelError`, async () => {
-      const project = bunProject(`bun-statx-${errno}`);
+    test(`a kernel whose statx fails with errno ${errno} is an UnsupportedKernelError (${runtime})`, async () => {
+      const project = bunProject(`${runtime}-statx-${errno}`);
+      if (runtime === "deno") writeFileSync(`${project.dir}/app.ts`, app(`${base}/mod.ts`));
+      const command = runtime === "deno" ? [deno, ...denoFlags(project), "app.ts"] : [bun, "app.ts"];
       const result = outcome(
-        await run(deny, ["statx", String(errno), bun, "app.ts"], { cwd: project.dir, env: project.env }),
+        await run(deny, ["statx", String(errno), ...command], { cwd: project.dir, env: project.env }),
       );
       assert.equal(result.error, "UnsupportedKernelError", JSON.stringify(result));
       assert.equal(result.code, "ENOSYS");
