@@ -182,7 +182,8 @@ function denoFlags(project: ReturnType<typeof scratch>, write = [project.cache, 
     `--allow-write=${write.join(",")}`,
     "--allow-env=XIO_LIB,XIO_CACHE_DIR,XIO_DIR",
     "--allow-net",
-  ].concat(port === "" ? [] : [`--allow-import=127.0.0.1:${port}`]);
+    `--allow-import=127.0.0.1:${port}`,
+  ];
 }
 
 /** A Bun project with the staged files as JSR's npm compatibility lays them out. */
