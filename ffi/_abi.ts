@@ -7,7 +7,7 @@
  */
 
 /** The version of this ABI; the loaders refuse a library of another. */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 /** Every exported function: its parameter types and result type (see symbols.ts). */
 export const symbols = {
@@ -97,6 +97,16 @@ export const symbols = {
   xio_yield: { parameters: [], result: "void" },
   /** xio_probe(d): Checks the other nodes' liveness now; returns how many dead ones were reclaimed. */
   xio_probe: { parameters: ["handle"], result: "i32" },
+  /** xio_inspect(path, path_len, status): Opens a domain file read-only, to inspect it: no node slot, no lock taken, nothing written. Null on failure, with the status in status[0] and a detail in status[1] (as xio_open). Only xio_snapshot and xio_close take the handle. */
+  xio_inspect: { parameters: ["bytes", "u32", "bytes"], result: "handle" },
+  /** xio_snapshot(d, out, len, names, names_len): Writes a snapshot (Snap and its records) to out and the service names to names; returns the words written, or invalid if either is too small, with the words needed in out[0] and the name bytes in out[1]. */
+  xio_snapshot: { parameters: ["handle", "bytes", "u32", "bytes", "u32"], result: "i32" },
+  /** xio_snapshot_words(d): The most words a snapshot of this domain takes. */
+  xio_snapshot_words: { parameters: ["handle"], result: "i32" },
+  /** xio_gc(name, name_len, dir, dir_len, options, dry_run, result): Collects domain name as xio_open would find it: removes its files if no live process holds it, else reclaims its dead nodes; with dry_run, only says what it would do. Writes a Gc code to result[0] and a count to result[1]; returns 0 or a status. */
+  xio_gc: { parameters: ["bytes", "u32", "bytes", "u32", "bytes", "u32", "bytes"], result: "i32" },
+  /** xio_domain_path(d, out, len): Writes the path of the domain file; returns its length. */
+  xio_domain_path: { parameters: ["handle", "bytes", "u32"], result: "i32" },
   /** xio_debug_plant(d, chan, direction, high, low): Tests only: pushes a raw descriptor into a ring, as a hostile peer would. */
   xio_debug_plant: { parameters: ["handle", "u32", "u32", "u32", "u32"], result: "i32" },
 } as const;
@@ -239,6 +249,127 @@ export const Stat = {
   words: 48,
 } as const;
 
+/** Words of the header of an `xio_snapshot`. */
+export const Snap = {
+  /** the layout version */
+  version: 0,
+  /** the file's size in bytes */
+  size: 1,
+  /** 1 hugetlbfs, 2 /dev/shm with THP, 3 /dev/shm, 4 plain file */
+  backing: 2,
+  /** node slots */
+  nodeMax: 3,
+  /** service slots */
+  serviceMax: 4,
+  /** channel slots */
+  channelMax: 5,
+  /** descriptors per ring */
+  ringCapacity: 6,
+  /** buffer size classes (class records) */
+  classCount: 7,
+  /** descriptors that failed validation since creation */
+  corrupt: 8,
+  /** dead nodes reclaimed since creation */
+  reclaimed: 9,
+  /** channels opened since creation */
+  channelsOpened: 10,
+  /** the pid of the creator */
+  creatorPid: 11,
+  /** the file's owner */
+  uid: 12,
+  /** the file's group */
+  gid: 13,
+  /** the file's permission bits */
+  mode: 14,
+  /** the file's inode number */
+  inode: 15,
+  /** node records */
+  nodes: 16,
+  /** service records */
+  services: 17,
+  /** channel records */
+  channels: 18,
+  /** when the snapshot was taken: CLOCK_REALTIME milliseconds */
+  takenMs: 19,
+  /** the node of the handle that took it, or -1 for a read-only inspector */
+  selfNode: 20,
+  /** the file's link count: 0 once removed */
+  links: 21,
+  /** the length of the header */
+  words: 24,
+} as const;
+
+/** Words of a node record of a snapshot. */
+export const SnapNode = {
+  index: 0,
+  state: 1,
+  generation: 2,
+  pid: 3,
+  runtime: 4,
+  startedMs: 5,
+  alive: 6,
+  parked: 7,
+  words: 8,
+} as const;
+
+/** Words of a service record of a snapshot. */
+export const SnapService = {
+  index: 0,
+  node: 1,
+  generation: 2,
+  nameLen: 3,
+  words: 4,
+} as const;
+
+/** Words of a channel record of a snapshot. */
+export const SnapChannel = {
+  index: 0,
+  state: 1,
+  generation: 2,
+  service: 3,
+  client: 4,
+  server: 5,
+  flags: 6,
+  c2sMessages: 7,
+  c2sBytes: 8,
+  c2sFill: 9,
+  s2cMessages: 10,
+  s2cBytes: 11,
+  s2cFill: 12,
+  clientPoll: 13,
+  serverPoll: 14,
+  words: 16,
+} as const;
+
+/** Words of a buffer class record of a snapshot. */
+export const SnapClass = {
+  size: 0,
+  count: 1,
+  free: 2,
+  held: 3,
+  inflight: 4,
+  allocations: 5,
+  heldDead: 6,
+  invalid: 7,
+  words: 8,
+} as const;
+
+/** Poll modes, as a receiving end records it. */
+export const PollMode = {
+  unknown: 0,
+  event: 1,
+  adaptive: 2,
+  spin: 3,
+} as const;
+
+/** What `xio_gc` did. */
+export const Gc = {
+  nothing: 0,
+  removed: 1,
+  reclaimed: 2,
+  lockRemoved: 3,
+} as const;
+
 /** Channel flag bits returned by `xio_flags`. */
 export const Flag = {
   clientGone: 1,
@@ -260,5 +391,6 @@ export const Const = {
   nodeWakeOffset: 128,
   ringLineBytes: 128,
   ringNotifiedAtOffset: 264,
+  ringPollModeOffset: 136,
   optionNone: 4294967295,
 } as const;

@@ -8,19 +8,19 @@ export const VERSION = "0.1.0";
 /** The sha256 and size of each shipped library, by target. */
 export const shipped = {
   "x86_64-linux-gnu": {
-    sha256: "036ebafe64a3f1304e070a1516f7365f461211701fcd97cf398b41da893eb541",
-    bytes: 591744,
+    sha256: "a793c119126fed40a66a1418d825cd567a647097081a095c573056b94c13a65b",
+    bytes: 613424,
   },
   "x86_64-linux-musl": {
-    sha256: "0e548935aeb51e29f5f2d1f7af641b231783bb5b029ae860c535283cff0ab691",
-    bytes: 610264,
+    sha256: "97a950204b6fbd336be945dc9bfec11d96e24d983638151e62b5b665db5c2721",
+    bytes: 631960,
   },
   "aarch64-linux-gnu": {
-    sha256: "4ecace7241e89cdd2e7d5b1cd4ccbc789e35c541642473407e807a7e84bc1690",
-    bytes: 482560,
+    sha256: "dca9473331c72030f0688953d32ddbbf38589baf2922395182db658f1e7e3469",
+    bytes: 502176,
   },
   "aarch64-linux-musl": {
-    sha256: "d0e51dac9d801bd02c79a65cdf9a177d9d396bc88b7c6da2aca3940f319164ae",
-    bytes: 501320,
+    sha256: "9668aec5f45e4389308e5650c30462cbd3a187494c0881dcc17f4f2932c8dd8d",
+    bytes: 521048,
   },
 } as const;

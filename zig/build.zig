@@ -24,6 +24,7 @@ pub fn build(b: *std.Build) void {
     const options = b.addOptions();
     options.addOption(u64, "fuzz_ops", b.option(u64, "fuzz-ops", "Operations per fuzz test (default 1000000)") orelse 1_000_000);
     options.addOption(u64, "fuzz_seed", b.option(u64, "fuzz-seed", "Fuzz seed; 0 picks one from the clock") orelse 0);
+    options.addOption(bool, "counters", b.option(bool, "counters", "Count messages and bytes per ring (default true)") orelse true);
 
     const strip = b.option(bool, "strip", "Leave the debug information out of the library (default: keep it)");
     const module = b.createModule(.{
@@ -89,6 +90,7 @@ pub fn build(b: *std.Build) void {
         .optimize = optimize,
         .link_libc = true,
     });
+    bench_module.addOptions("options", options);
     const bench = b.addExecutable(.{ .name = "xio-bench", .root_module = bench_module });
     const run_bench = b.addRunArtifact(bench);
     const bench_step = b.step("bench", "Time the native operations without FFI");
@@ -111,6 +113,21 @@ pub fn build(b: *std.Build) void {
     }) });
     b.getInstallStep().dependOn(&b.addInstallArtifact(other_abi, .{ .dest_dir = .{ .override = .{ .custom = "lib/testing" } } }).step);
 
+    // For bench/counters.ts: the same library without the per-ring counters, to measure them.
+    const uncounted_options = b.addOptions();
+    uncounted_options.addOption(u64, "fuzz_ops", 0);
+    uncounted_options.addOption(u64, "fuzz_seed", 0);
+    uncounted_options.addOption(bool, "counters", false);
+    const uncounted_module = b.createModule(.{
+        .root_source_file = b.path("src/lib.zig"),
+        .target = target,
+        .optimize = optimize,
+        .link_libc = true,
+    });
+    uncounted_module.addOptions("options", uncounted_options);
+    const uncounted = b.addLibrary(.{ .name = "xio-uncounted", .linkage = .dynamic, .root_module = uncounted_module });
+    b.getInstallStep().dependOn(&b.addInstallArtifact(uncounted, .{ .dest_dir = .{ .override = .{ .custom = "lib/testing" } } }).step);
+
     // The floor of a paced round trip, for bench/sporadic_main.ts: zig-out/bin/xio-floor.
     const floor_module = b.createModule(.{
         .root_source_file = b.path("src/floor.zig"),
@@ -118,6 +135,7 @@ pub fn build(b: *std.Build) void {
         .optimize = optimize,
         .link_libc = true,
     });
+    floor_module.addOptions("options", options);
     const floor = b.addExecutable(.{ .name = "xio-floor", .root_module = floor_module });
     const floor_step = b.step("floor", "Build xio-floor, the paced futex and UNIX-socket round trips");
     floor_step.dependOn(&b.addInstallArtifact(floor, .{}).step);

@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define XIO_ABI_VERSION 4
+#define XIO_ABI_VERSION 5
 
 /* Status codes. */
 #define XIO_OK (0) /* success */
@@ -93,6 +93,104 @@ enum {
   XIO_STAT_WORDS = 48, /* the length of the stats array */
 };
 
+/* Words of the header of a snapshot (doubles), as xio_snapshot writes it. */
+enum {
+  XIO_SNAP_VERSION = 0, /* the layout version */
+  XIO_SNAP_SIZE = 1, /* the file's size in bytes */
+  XIO_SNAP_BACKING = 2, /* 1 hugetlbfs, 2 /dev/shm with THP, 3 /dev/shm, 4 plain file */
+  XIO_SNAP_NODE_MAX = 3, /* node slots */
+  XIO_SNAP_SERVICE_MAX = 4, /* service slots */
+  XIO_SNAP_CHANNEL_MAX = 5, /* channel slots */
+  XIO_SNAP_RING_CAPACITY = 6, /* descriptors per ring */
+  XIO_SNAP_CLASS_COUNT = 7, /* buffer size classes (class records) */
+  XIO_SNAP_CORRUPT = 8, /* descriptors that failed validation since creation */
+  XIO_SNAP_RECLAIMED = 9, /* dead nodes reclaimed since creation */
+  XIO_SNAP_CHANNELS_OPENED = 10, /* channels opened since creation */
+  XIO_SNAP_CREATOR_PID = 11, /* the pid of the creator */
+  XIO_SNAP_UID = 12, /* the file's owner */
+  XIO_SNAP_GID = 13, /* the file's group */
+  XIO_SNAP_MODE = 14, /* the file's permission bits */
+  XIO_SNAP_INODE = 15, /* the file's inode number */
+  XIO_SNAP_NODES = 16, /* node records */
+  XIO_SNAP_SERVICES = 17, /* service records */
+  XIO_SNAP_CHANNELS = 18, /* channel records */
+  XIO_SNAP_TAKEN_MS = 19, /* when the snapshot was taken: CLOCK_REALTIME milliseconds */
+  XIO_SNAP_SELF_NODE = 20, /* the node of the handle that took it, or -1 for a read-only inspector */
+  XIO_SNAP_LINKS = 21, /* the file's link count: 0 once removed */
+  XIO_SNAP_WORDS = 24, /* the length of the header */
+};
+
+/* Words of a node record of a snapshot. */
+enum {
+  XIO_SNAP_NODE_INDEX = 0,
+  XIO_SNAP_NODE_STATE = 1,
+  XIO_SNAP_NODE_GENERATION = 2,
+  XIO_SNAP_NODE_PID = 3,
+  XIO_SNAP_NODE_RUNTIME = 4,
+  XIO_SNAP_NODE_STARTED_MS = 5,
+  XIO_SNAP_NODE_ALIVE = 6,
+  XIO_SNAP_NODE_PARKED = 7,
+  XIO_SNAP_NODE_WORDS = 8,
+};
+
+/* Words of a service record of a snapshot. */
+enum {
+  XIO_SNAP_SERVICE_INDEX = 0,
+  XIO_SNAP_SERVICE_NODE = 1,
+  XIO_SNAP_SERVICE_GENERATION = 2,
+  XIO_SNAP_SERVICE_NAME_LEN = 3,
+  XIO_SNAP_SERVICE_WORDS = 4,
+};
+
+/* Words of a channel record of a snapshot. */
+enum {
+  XIO_SNAP_CHANNEL_INDEX = 0,
+  XIO_SNAP_CHANNEL_STATE = 1,
+  XIO_SNAP_CHANNEL_GENERATION = 2,
+  XIO_SNAP_CHANNEL_SERVICE = 3,
+  XIO_SNAP_CHANNEL_CLIENT = 4,
+  XIO_SNAP_CHANNEL_SERVER = 5,
+  XIO_SNAP_CHANNEL_FLAGS = 6,
+  XIO_SNAP_CHANNEL_C2S_MESSAGES = 7,
+  XIO_SNAP_CHANNEL_C2S_BYTES = 8,
+  XIO_SNAP_CHANNEL_C2S_FILL = 9,
+  XIO_SNAP_CHANNEL_S2C_MESSAGES = 10,
+  XIO_SNAP_CHANNEL_S2C_BYTES = 11,
+  XIO_SNAP_CHANNEL_S2C_FILL = 12,
+  XIO_SNAP_CHANNEL_CLIENT_POLL = 13,
+  XIO_SNAP_CHANNEL_SERVER_POLL = 14,
+  XIO_SNAP_CHANNEL_WORDS = 16,
+};
+
+/* Words of a buffer class record of a snapshot. */
+enum {
+  XIO_SNAP_CLASS_SIZE = 0,
+  XIO_SNAP_CLASS_COUNT = 1,
+  XIO_SNAP_CLASS_FREE = 2,
+  XIO_SNAP_CLASS_HELD = 3,
+  XIO_SNAP_CLASS_INFLIGHT = 4,
+  XIO_SNAP_CLASS_ALLOCATIONS = 5,
+  XIO_SNAP_CLASS_HELD_DEAD = 6,
+  XIO_SNAP_CLASS_INVALID = 7,
+  XIO_SNAP_CLASS_WORDS = 8,
+};
+
+/* Poll modes, as a receiving end records it. */
+enum {
+  XIO_POLL_UNKNOWN = 0,
+  XIO_POLL_EVENT = 1,
+  XIO_POLL_ADAPTIVE = 2,
+  XIO_POLL_SPIN = 3,
+};
+
+/* What xio_gc did. */
+enum {
+  XIO_GC_NOTHING = 0,
+  XIO_GC_REMOVED = 1,
+  XIO_GC_RECLAIMED = 2,
+  XIO_GC_LOCK_REMOVED = 3,
+};
+
 /* Channel flag bits, as xio_flags returns them. */
 enum {
   XIO_FLAG_CLIENT_GONE = 1,
@@ -114,6 +212,7 @@ enum {
   XIO_NODE_WAKE_OFFSET = 128,
   XIO_RING_LINE_BYTES = 128,
   XIO_RING_NOTIFIED_AT_OFFSET = 264,
+  XIO_RING_POLL_MODE_OFFSET = 136,
   XIO_OPTION_NONE = 4294967295,
 };
 
@@ -205,6 +304,16 @@ double xio_ring_offset(xio_domain * d, uint32_t chan, uint32_t direction);
 void xio_yield(void);
 /* Checks the other nodes' liveness now; returns how many dead ones were reclaimed. */
 int32_t xio_probe(xio_domain * d);
+/* Opens a domain file read-only, to inspect it: no node slot, no lock taken, nothing written. Null on failure, with the status in status[0] and a detail in status[1] (as xio_open). Only xio_snapshot and xio_close take the handle. */
+xio_domain * xio_inspect(const uint8_t * path, uint32_t path_len, int32_t * status);
+/* Writes a snapshot (Snap and its records) to out and the service names to names; returns the words written, or invalid if either is too small, with the words needed in out[0] and the name bytes in out[1]. */
+int32_t xio_snapshot(xio_domain * d, double * out, uint32_t len, uint8_t * names, uint32_t names_len);
+/* The most words a snapshot of this domain takes. */
+int32_t xio_snapshot_words(xio_domain * d);
+/* Collects domain name as xio_open would find it: removes its files if no live process holds it, else reclaims its dead nodes; with dry_run, only says what it would do. Writes a Gc code to result[0] and a count to result[1]; returns 0 or a status. */
+int32_t xio_gc(const uint8_t * name, uint32_t name_len, const uint8_t * dir, uint32_t dir_len, const uint32_t * options, uint32_t dry_run, int32_t * result);
+/* Writes the path of the domain file; returns its length. */
+int32_t xio_domain_path(xio_domain * d, uint8_t * out, uint32_t len);
 /* Tests only: pushes a raw descriptor into a ring, as a hostile peer would. */
 int32_t xio_debug_plant(xio_domain * d, uint32_t chan, uint32_t direction, uint32_t high, uint32_t low);
 

@@ -9,7 +9,7 @@
 const std = @import("std");
 
 /// The ABI version, checked by the loaders through `xio_abi_version()`.
-pub const version: u32 = 4;
+pub const version: u32 = 5;
 
 /// Status codes: every function returns one of these (negative) or a non-negative result.
 pub const Status = enum(i32) {
@@ -159,6 +159,149 @@ pub const stat_docs = .{
     .words = "the length of the stats array",
 };
 
+/// Words of the header of the snapshot that `xio_snapshot` writes (doubles, exact up to 2^53).
+/// The records follow it, each kind in a block: `nodes` node records (`SnapNode`), then
+/// `services` service records (`SnapService`), `channels` channel records (`SnapChannel`) and
+/// `class_count` class records (`SnapClass`). Only slots in use have a record.
+pub const Snap = struct {
+    pub const version: u32 = 0;
+    pub const size: u32 = 1;
+    pub const backing: u32 = 2;
+    pub const node_max: u32 = 3;
+    pub const service_max: u32 = 4;
+    pub const channel_max: u32 = 5;
+    pub const ring_capacity: u32 = 6;
+    pub const class_count: u32 = 7;
+    pub const corrupt: u32 = 8;
+    pub const reclaimed: u32 = 9;
+    pub const channels_opened: u32 = 10;
+    pub const creator_pid: u32 = 11;
+    pub const uid: u32 = 12;
+    pub const gid: u32 = 13;
+    pub const mode: u32 = 14;
+    pub const inode: u32 = 15;
+    pub const nodes: u32 = 16;
+    pub const services: u32 = 17;
+    pub const channels: u32 = 18;
+    pub const taken_ms: u32 = 19;
+    pub const self_node: u32 = 20;
+    pub const links: u32 = 21;
+    pub const words: u32 = 24;
+};
+
+pub const snap_docs = .{
+    .version = "the layout version",
+    .size = "the file's size in bytes",
+    .backing = "1 hugetlbfs, 2 /dev/shm with THP, 3 /dev/shm, 4 plain file",
+    .node_max = "node slots",
+    .service_max = "service slots",
+    .channel_max = "channel slots",
+    .ring_capacity = "descriptors per ring",
+    .class_count = "buffer size classes (class records)",
+    .corrupt = "descriptors that failed validation since creation",
+    .reclaimed = "dead nodes reclaimed since creation",
+    .channels_opened = "channels opened since creation",
+    .creator_pid = "the pid of the creator",
+    .uid = "the file's owner",
+    .gid = "the file's group",
+    .mode = "the file's permission bits",
+    .inode = "the file's inode number",
+    .nodes = "node records",
+    .services = "service records",
+    .channels = "channel records",
+    .taken_ms = "when the snapshot was taken: CLOCK_REALTIME milliseconds",
+    .self_node = "the node of the handle that took it, or -1 for a read-only inspector",
+    .links = "the file's link count: 0 once removed",
+    .words = "the length of the header",
+};
+
+/// A node record of a snapshot.
+pub const SnapNode = struct {
+    pub const index: u32 = 0;
+    /// 1 active, 2 being cleaned up.
+    pub const state: u32 = 1;
+    pub const generation: u32 = 2;
+    pub const pid: u32 = 3;
+    /// 1 Deno, 2 Bun, 0 other.
+    pub const runtime: u32 = 4;
+    pub const started_ms: u32 = 5;
+    /// 1 while its process holds its liveness lock, 0 once it died (the next probe reclaims it).
+    pub const alive: u32 = 6;
+    /// 1 while its event loop sleeps waiting for news.
+    pub const parked: u32 = 7;
+    pub const words: u32 = 8;
+};
+
+/// A service record of a snapshot; its name is at `names[record * name_bytes_max ..][0..name_len]`.
+pub const SnapService = struct {
+    pub const index: u32 = 0;
+    pub const node: u32 = 1;
+    pub const generation: u32 = 2;
+    pub const name_len: u32 = 3;
+    pub const words: u32 = 4;
+};
+
+/// A channel record of a snapshot. Direction c2s is the client's sends, s2c the server's.
+pub const SnapChannel = struct {
+    pub const index: u32 = 0;
+    /// 1 claimed (connecting), 2 open.
+    pub const state: u32 = 1;
+    pub const generation: u32 = 2;
+    pub const service: u32 = 3;
+    pub const client: u32 = 4;
+    pub const server: u32 = 5;
+    /// `Flag` bits.
+    pub const flags: u32 = 6;
+    pub const c2s_messages: u32 = 7;
+    pub const c2s_bytes: u32 = 8;
+    /// Descriptors in the ring now, sent and not yet received.
+    pub const c2s_fill: u32 = 9;
+    pub const s2c_messages: u32 = 10;
+    pub const s2c_bytes: u32 = 11;
+    pub const s2c_fill: u32 = 12;
+    /// `PollMode` of the client's receiving end.
+    pub const client_poll: u32 = 13;
+    pub const server_poll: u32 = 14;
+    pub const words: u32 = 16;
+};
+
+/// A buffer class record of a snapshot: where each buffer is, by its owner word.
+pub const SnapClass = struct {
+    pub const size: u32 = 0;
+    pub const count: u32 = 1;
+    pub const free: u32 = 2;
+    /// Held by a live node (allocated, or received and not yet released).
+    pub const held: u32 = 3;
+    /// In flight on a channel's ring.
+    pub const inflight: u32 = 4;
+    pub const allocations: u32 = 5;
+    /// Held by a node that died and is not reclaimed yet.
+    pub const held_dead: u32 = 6;
+    /// Owner words that name no node or channel: corrupt.
+    pub const invalid: u32 = 7;
+    pub const words: u32 = 8;
+};
+
+/// How a receiving end waits, as it records it in the ring it consumes (`RingHeader.poll_mode`).
+pub const PollMode = struct {
+    pub const unknown: u32 = 0;
+    pub const event: u32 = 1;
+    pub const adaptive: u32 = 2;
+    pub const spin: u32 = 3;
+};
+
+/// What `xio_gc` did or, with `dry_run`, would do: `result[0]`, with a count in `result[1]`.
+pub const Gc = struct {
+    /// Nothing to do: the domain is live and no node in it is dead.
+    pub const nothing: u32 = 0;
+    /// The file (and its lock file and doorbells) belonged to no live process and went.
+    pub const removed: u32 = 1;
+    /// The domain is live; `result[1]` dead nodes in it were reclaimed.
+    pub const reclaimed: u32 = 2;
+    /// A lock file with no domain file went.
+    pub const lock_removed: u32 = 3;
+};
+
 /// Channel flag bits, as `xio_flags` returns them.
 pub const Flag = struct {
     pub const client_gone: u32 = 1 << 0;
@@ -188,6 +331,8 @@ pub const Const = struct {
     pub const ring_line_bytes: u32 = 128;
     /// The byte offset of `notified_at` within a ring header.
     pub const ring_notified_at_offset: u32 = 2 * 128 + 8;
+    /// The byte offset of `poll_mode` within a ring header (the consumer's line).
+    pub const ring_poll_mode_offset: u32 = 128 + 8;
     /// An unused option word (no group, no further owner).
     pub const option_none: u32 = 0xffff_ffff;
 };
@@ -275,6 +420,11 @@ pub const functions = [_]Function{
     .{ .name = "xio_ring_offset", .params = &.{ h, p("chan", .u32), p("direction", .u32) }, .result = .f64, .doc = "The byte offset of a ring's header in the mapping." },
     .{ .name = "xio_yield", .params = &.{}, .result = .void, .doc = "Gives the core to another runnable thread, if any (sched_yield)." },
     .{ .name = "xio_probe", .params = &.{h}, .result = .i32, .doc = "Checks the other nodes' liveness now; returns how many dead ones were reclaimed." },
+    .{ .name = "xio_inspect", .params = &.{ pc("path", .bytes, "const uint8_t *"), p("path_len", .u32), pc("status", .bytes, "int32_t *") }, .result = .handle, .doc = "Opens a domain file read-only, to inspect it: no node slot, no lock taken, nothing written. Null on failure, with the status in status[0] and a detail in status[1] (as xio_open). Only xio_snapshot and xio_close take the handle." },
+    .{ .name = "xio_snapshot", .params = &.{ h, pc("out", .bytes, "double *"), p("len", .u32), pc("names", .bytes, "uint8_t *"), p("names_len", .u32) }, .result = .i32, .doc = "Writes a snapshot (Snap and its records) to out and the service names to names; returns the words written, or invalid if either is too small, with the words needed in out[0] and the name bytes in out[1]." },
+    .{ .name = "xio_snapshot_words", .params = &.{h}, .result = .i32, .doc = "The most words a snapshot of this domain takes." },
+    .{ .name = "xio_gc", .params = &.{ pc("name", .bytes, "const uint8_t *"), p("name_len", .u32), pc("dir", .bytes, "const uint8_t *"), p("dir_len", .u32), pc("options", .bytes, "const uint32_t *"), p("dry_run", .u32), pc("result", .bytes, "int32_t *") }, .result = .i32, .doc = "Collects domain name as xio_open would find it: removes its files if no live process holds it, else reclaims its dead nodes; with dry_run, only says what it would do. Writes a Gc code to result[0] and a count to result[1]; returns 0 or a status." },
+    .{ .name = "xio_domain_path", .params = &.{ h, pc("out", .bytes, "uint8_t *"), p("len", .u32) }, .result = .i32, .doc = "Writes the path of the domain file; returns its length." },
     .{ .name = "xio_debug_plant", .params = &.{ h, p("chan", .u32), p("direction", .u32), p("high", .u32), p("low", .u32) }, .result = .i32, .doc = "Tests only: pushes a raw descriptor into a ring, as a hostile peer would." },
 };
 

@@ -148,6 +148,13 @@ fn writeHeader(w: *Writer) !void {
     }
     try writeEnum(w, "Words of the `options` array of xio_open.", "XIO_OPT_", abi.Opt, abi.opt_docs);
     try writeEnum(w, "Slots of the array filled by xio_stats (doubles).", "XIO_STAT_", abi.Stat, abi.stat_docs);
+    try writeEnum(w, "Words of the header of a snapshot (doubles), as xio_snapshot writes it.", "XIO_SNAP_", abi.Snap, abi.snap_docs);
+    try writeEnum(w, "Words of a node record of a snapshot.", "XIO_SNAP_NODE_", abi.SnapNode, .{});
+    try writeEnum(w, "Words of a service record of a snapshot.", "XIO_SNAP_SERVICE_", abi.SnapService, .{});
+    try writeEnum(w, "Words of a channel record of a snapshot.", "XIO_SNAP_CHANNEL_", abi.SnapChannel, .{});
+    try writeEnum(w, "Words of a buffer class record of a snapshot.", "XIO_SNAP_CLASS_", abi.SnapClass, .{});
+    try writeEnum(w, "Poll modes, as a receiving end records it.", "XIO_POLL_", abi.PollMode, .{});
+    try writeEnum(w, "What xio_gc did.", "XIO_GC_", abi.Gc, .{});
     try writeEnum(w, "Channel flag bits, as xio_flags returns them.", "XIO_FLAG_", abi.Flag, .{});
     try writeEnum(w, "Constants.", "XIO_", abi.Const, .{});
     try w.writeAll("\ntypedef struct xio_domain xio_domain;\n\n");
@@ -229,6 +236,13 @@ fn writeTable(w: *Writer) !void {
     try w.writeAll("} as const;\n");
     try writeObject(w, "Words of the `xio_open` options array.", "Opt", abi.Opt, abi.opt_docs);
     try writeObject(w, "Slots of the `xio_stats` array.", "Stat", abi.Stat, abi.stat_docs);
+    try writeObject(w, "Words of the header of an `xio_snapshot`.", "Snap", abi.Snap, abi.snap_docs);
+    try writeObject(w, "Words of a node record of a snapshot.", "SnapNode", abi.SnapNode, .{});
+    try writeObject(w, "Words of a service record of a snapshot.", "SnapService", abi.SnapService, .{});
+    try writeObject(w, "Words of a channel record of a snapshot.", "SnapChannel", abi.SnapChannel, .{});
+    try writeObject(w, "Words of a buffer class record of a snapshot.", "SnapClass", abi.SnapClass, .{});
+    try writeObject(w, "Poll modes, as a receiving end records it.", "PollMode", abi.PollMode, .{});
+    try writeObject(w, "What `xio_gc` did.", "Gc", abi.Gc, .{});
     try writeObject(w, "Channel flag bits returned by `xio_flags`.", "Flag", abi.Flag, .{});
     try writeObject(w, "Constants shared with the library.", "Const", abi.Const, .{});
 }

@@ -129,6 +129,9 @@ pub const Domain = struct {
     node_generation: u32,
     /// Set by the join: before it, `node` is no slot of ours, and no slot is skipped as our own.
     joined: bool = false,
+    /// An inspector's handle (`xio_inspect`): mapped read-only, never joined. Only snapshots
+    /// and closing take it.
+    read_only: bool = false,
     cursors: [layout.class_count_max]u32 = .{ 0, 0, 0, 0 },
     channel_cursor: u32 = 0,
     dir: [path_bytes_max]u8 = undefined,
@@ -170,6 +173,16 @@ pub const Domain = struct {
         assert(d.config.channel_max % 64 == 0);
         assert(d.offsets.total_size == d.size);
         assert(d.dir_len < path_bytes_max and d.name_len <= layout.name_bytes_max);
+    }
+
+    /// The invariants of any handle, joined or read-only, for the calls that take both.
+    pub fn assertReadable(d: *const Domain) void {
+        assert(d.joined != d.read_only);
+        assert(d.fd >= 0);
+        assert(!d.joined or d.node < d.config.node_max);
+        assert(d.config.node_max <= layout.node_max_limit);
+        assert(d.config.channel_max <= layout.channel_max_limit);
+        assert(d.offsets.total_size == d.size);
     }
 
     pub fn header(d: *const Domain) *layout.Header {
@@ -243,6 +256,9 @@ pub const Domain = struct {
 };
 
 pub const open = file.open;
+pub const inspect = file.inspect;
+pub const gc = file.gc;
+pub const GcResult = file.GcResult;
 pub const openDetailed = file.openDetailed;
 pub const leave = file.leave;
 pub const validName = file.validName;

@@ -182,6 +182,10 @@ fn removeIfOrphan(dir: []const u8, lock_dir: []const u8, name: []const u8, trust
     const lock_fd = sys.open(lock_path, false, 0) catch return; // no lock file: not ours to judge
     defer sys.close(lock_fd);
     if (!(sys.lockTry(lock_fd, 0) catch false)) return; // someone is opening or leaving it
+    // Locked after the last leaver unlinked it: a new opener may hold the new lock file and be
+    // creating the domain afresh, so this one no longer guards anything.
+    const lock_info = sys.fstat(lock_fd) catch return;
+    if (lock_info.links == 0) return;
     var path_buffer: [path_bytes_max]u8 = undefined;
     const path = domainPath(&path_buffer, dir, name) catch return;
     const fd = sys.open(path, false, 0) catch return;
@@ -335,6 +339,23 @@ fn attach(fd: sys.Fd, trust: Options.Trust, detail: *u32) Error!*Domain {
     // we do not trust is not ours to join (see `Options.Trust`).
     if (!info.isRegular()) return error.NotRegular;
     if (!trust.allows(info.uid, info.gid)) return error.ForeignOwner;
+    const checked = try readLayout(fd, info, detail);
+    const base = sys.mapShared(fd, checked.offsets.total_size) catch |err| return mapSys(err);
+    const domain = newHandle(fd, base, checked.config, checked.offsets, checked.backing) catch {
+        sys.unmap(base, checked.offsets.total_size);
+        return error.NoSpace;
+    };
+    // Acquire pairs with the creator's release store of the magic: the layout it wrote is visible.
+    assert(@atomicLoad(u64, &domain.header().magic, .acquire) == layout.magic);
+    return domain;
+}
+
+/// What a validated header describes: the layout every later access is bounded by.
+const Checked = struct { config: layout.Config, offsets: layout.Layout, backing: layout.Backing };
+
+/// Reads the header of the domain file open as `fd` (of status `info`) and checks it describes a
+/// layout this library knows and the file is long enough for. Busy if no header is published yet.
+fn readLayout(fd: sys.Fd, info: sys.FileInfo, detail: *u32) Error!Checked {
     var header: layout.Header = std.mem.zeroes(layout.Header);
     const header_bytes: []u8 = std.mem.asBytes(&header);
     const readable: usize = @intCast(@min(info.size_bytes, header_bytes.len));
@@ -371,15 +392,132 @@ fn attach(fd: sys.Fd, trust: Options.Trust, detail: *u32) Error!*Domain {
         detail.* = @intCast(@min(info.size_bytes, std.math.maxInt(u32)));
         return error.Truncated;
     }
+    return .{ .config = config, .offsets = offsets, .backing = backing };
+}
 
-    const base = sys.mapShared(fd, offsets.total_size) catch |err| return mapSys(err);
-    const domain = newHandle(fd, base, config, offsets, backing) catch {
-        sys.unmap(base, offsets.total_size);
+/// Opens the domain file at `path` read-only, to inspect it: no node slot is taken, no lock is
+/// held, nothing is written, so traffic goes on undisturbed, and a domain whose creator is gone
+/// reads as well as any. Any owner's file may be inspected: reading cannot hand it our data,
+/// and everything read from it is bounded by the layout validated here. `detail` as in
+/// `openDetailed`.
+pub fn inspect(path: [:0]const u8, detail: *u32) Error!*Domain {
+    detail.* = 0;
+    const fd = sys.openReadOnly(path) catch |err| return mapSys(err);
+    errdefer sys.close(fd);
+    const info = sys.fstat(fd) catch return error.Io;
+    if (!info.isRegular()) return error.NotRegular;
+    const checked = try readLayout(fd, info, detail);
+    const base = sys.mapReadOnly(fd, checked.offsets.total_size) catch |err| return mapSys(err);
+    const domain = newHandle(fd, base, checked.config, checked.offsets, checked.backing) catch {
+        sys.unmap(base, checked.offsets.total_size);
         return error.NoSpace;
     };
-    // Acquire pairs with the creator's release store of the magic: the layout it wrote is visible.
-    assert(@atomicLoad(u64, &domain.header().magic, .acquire) == layout.magic);
+    domain.read_only = true;
+    const slash = std.mem.lastIndexOfScalar(u8, path, '/');
+    const dir = if (slash) |at| path[0..at] else ".";
+    const file_name = if (slash) |at| path[at + 1 ..] else path;
+    const name = if (std.mem.startsWith(u8, file_name, "xio-")) file_name[4..] else file_name;
+    domain.setIdentity(dir[0..@min(dir.len, path_bytes_max - 1)], name[0..@min(name.len, layout.name_bytes_max)]);
     return domain;
+}
+
+/// Closes an inspector's handle (`inspect`).
+pub fn closeInspector(domain: *Domain) void {
+    assert(domain.read_only);
+    closeMapping(domain);
+}
+
+pub const GcResult = struct { action: u32, count: u32 };
+
+/// Collects the domain `name`, found where `openDetailed` would look for it: removes its files
+/// if no live process holds it, or reclaims its dead nodes if some do. With `dry_run` it only
+/// reports what it would do. It runs under the domain's lock file, as opens and leaves do, so it
+/// cannot remove a domain that a process is joining, and running it twice is harmless.
+pub fn gc(name: []const u8, options: Options, dry_run: bool) Error!GcResult {
+    if (!validName(name)) return error.InvalidName;
+    if (options.dir.len >= path_bytes_max - 80) return error.InvalidName;
+    const candidates = try Candidates.collect(options);
+    var lock_buffer: [path_bytes_max]u8 = undefined;
+    const lock_path = lockPath(&lock_buffer, candidates.lockDir(), name) catch return error.InvalidName;
+    const deadline = sys.nowNs() + options.lock_timeout_ns;
+    var attempts: u32 = 0;
+    while (attempts < 64) : (attempts += 1) {
+        const existed = std.os.linux.errno(std.os.linux.access(lock_path, 0)) == .SUCCESS;
+        const lock_fd = try openLockFile(lock_path, 0o600, options.trust);
+        defer sys.close(lock_fd);
+        const now = sys.nowNs();
+        const locked = sys.lockWaitFor(lock_fd, 0, if (deadline > now) deadline - now else 0) catch return error.Io;
+        if (!locked) return error.LockTimeout;
+        const info = sys.fstat(lock_fd) catch return error.Io;
+        if (info.links == 0) continue; // the last leaver removed it meanwhile: look again
+        const result = gcLocked(name, options, &candidates, dry_run) catch |err| switch (err) {
+            error.NotFound => {
+                // A lock file with no domain: the remains of an open that failed or of a
+                // process killed between the two unlinks of `leave`. One we made just now goes
+                // whatever the mode.
+                if (!existed or !dry_run) sys.unlink(lock_path);
+                if (!existed) return error.NotFound;
+                return .{ .action = @import("abi.zig").Gc.lock_removed, .count = 0 };
+            },
+            else => return err,
+        };
+        if (result.action == @import("abi.zig").Gc.removed and !dry_run) sys.unlink(lock_path);
+        return result;
+    }
+    return error.Busy;
+}
+
+fn gcLocked(name: []const u8, options: Options, candidates: *const Candidates, dry_run: bool) Error!GcResult {
+    const Gc = @import("abi.zig").Gc;
+    var path_buffer: [path_bytes_max]u8 = undefined;
+    var i: u32 = 0;
+    while (i < candidates.count) : (i += 1) {
+        const path = domainPath(&path_buffer, candidates.get(i), name) catch return error.InvalidName;
+        const fd = sys.open(path, false, 0) catch |err| switch (err) {
+            error.NotFound => continue,
+            else => return mapSys(err),
+        };
+        var keep_fd = false;
+        defer if (!keep_fd) sys.close(fd);
+        const info = sys.fstat(fd) catch return error.Io;
+        if (!info.isRegular()) return error.NotRegular;
+        if (!options.trust.allows(info.uid, info.gid)) return error.ForeignOwner;
+        var header: layout.Header = std.mem.zeroes(layout.Header);
+        const readable: usize = @intCast(@min(info.size_bytes, @sizeOf(layout.Header)));
+        readAll(fd, std.mem.asBytes(&header)[0..readable]) catch return error.Io;
+        const published = readable >= 8 and header.magic != 0;
+        if (published and header.magic != layout.magic) return error.NotDomain;
+        // The lock bytes are the same in every layout version: liveness needs only node_max.
+        const node_max = if (published) header.node_max else 0;
+        if (node_max > layout.node_max_limit) return error.Layout;
+        var held = sys.lockHeld(fd, domain_mod.control_lock_byte);
+        var node: u32 = 0;
+        while (!held and node < node_max) : (node += 1) held = sys.lockHeld(fd, domain_mod.nodeLockByte(node));
+        if (!held) {
+            // No live process: an orphan (or a creator that died before publishing the header;
+            // we hold the lock file, so nobody is creating it now).
+            if (!dry_run) {
+                events.unlinkBells(candidates.lockDir(), name, if (published) @max(node_max, 1) else layout.node_max_limit);
+                sys.unlink(path);
+            }
+            return .{ .action = Gc.removed, .count = 0 };
+        }
+        var detail: u32 = 0;
+        const domain = try attach(fd, options.trust, &detail);
+        keep_fd = true;
+        defer closeMapping(domain);
+        domain.setIdentity(candidates.get(i), name);
+        const bell_dir = candidates.lockDir();
+        @memcpy(domain.bell_dir[0..bell_dir.len], bell_dir);
+        domain.bell_dir_len = @intCast(bell_dir.len);
+        domain.lock_timeout_ns = options.lock_timeout_ns;
+        domain.trust = options.trust;
+        try domain.lockControl();
+        defer domain.unlockControl();
+        const dead = if (dry_run) nodes.deadLocked(domain) else nodes.reclaimDeadLocked(domain);
+        return .{ .action = if (dead > 0) Gc.reclaimed else Gc.nothing, .count = dead };
+    }
+    return error.NotFound;
 }
 
 fn layoutMatches(header: *const layout.Header, offsets: layout.Layout) bool {

@@ -25,7 +25,9 @@ const assert = std.debug.assert;
 
 pub const magic: u64 = 0x314e_4d4f_444f_4958; // "XIODOMN1", little endian
 /// 2: nodes are woken through doorbell sockets (`Node.parked`), no longer through a futex.
-pub const version: u32 = 2;
+/// 3: per-ring message and byte counters, the consumer's poll mode, and each node's start time,
+/// for inspection (inspect.zig).
+pub const version: u32 = 3;
 
 /// Two cache lines: adjacent-line prefetchers pull pairs of 64-byte lines, so shared indices that
 /// different cores write are kept 128 bytes apart.
@@ -115,7 +117,10 @@ pub const Node = extern struct {
     status: u32,
     pid: u32,
     runtime: u32,
-    _reserved0: [line_bytes - 12]u8,
+    _reserved_pad: u32,
+    /// When the node joined: CLOCK_REALTIME milliseconds. Informational, for inspection.
+    started_ms: u64,
+    _reserved0: [line_bytes - 24]u8,
     /// 1 while the node's event loop may be asleep and wants its doorbell socket rung for news.
     /// The notifier that swaps it back to 0 writes the one byte that wakes it (see
     /// `Domain.notify` for the protocol).
@@ -179,11 +184,19 @@ pub const RingHeader = extern struct {
     tail: u32,
     /// The producer's last reading of `head`: a hint, validated before use.
     head_cache: u32,
-    _reserved0: [line_bytes - 8]u8,
+    /// Messages and payload bytes the producer pushed since the channel opened. Written only by
+    /// the producer, on the line it writes anyway for `tail`, so that counting costs no extra
+    /// cache-line transfer; read by inspectors (inspect.zig), never trusted for anything else.
+    messages: u64,
+    bytes: u64,
+    _reserved0: [line_bytes - 24]u8,
     head: u32,
     /// The consumer's last reading of `tail`: a hint, validated before use.
     tail_cache: u32,
-    _reserved1: [line_bytes - 8]u8,
+    /// How the consumer waits for this ring (`abi.PollMode`), written by it when it opens its
+    /// end. Informational, for inspection.
+    poll_mode: u32,
+    _reserved1: [line_bytes - 12]u8,
     consumer_waiting: u32,
     producer_waiting: u32,
     /// When the producer last woke the waiting consumer, that is when the news it waited for
@@ -339,6 +352,9 @@ comptime {
     assert(@offsetOf(RingHeader, "head") == line_bytes);
     assert(@offsetOf(RingHeader, "consumer_waiting") == 2 * line_bytes);
     assert(@offsetOf(RingHeader, "notified_at") == 2 * line_bytes + 8);
+    assert(@offsetOf(RingHeader, "messages") == 8);
+    assert(@offsetOf(RingHeader, "poll_mode") == line_bytes + 8);
+    assert(@offsetOf(Node, "started_ms") == 16);
     assert(@sizeOf(Descriptor) == 8);
     assert(channel_max_limit / 64 <= 64); // one summary bit per event word
 }

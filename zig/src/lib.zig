@@ -10,6 +10,8 @@ const domain_mod = @import("domain.zig");
 const channel = @import("channel.zig");
 const buffers = @import("buffer.zig");
 const sys = @import("sys.zig");
+const inspect = @import("inspect.zig");
+const file = @import("file.zig");
 const Domain = domain_mod.Domain;
 
 pub const Status = abi.Status;
@@ -90,7 +92,20 @@ pub export fn xio_open(
     options_ptr: [*]const u32,
     status: *[2]i32,
 ) ?*Domain {
-    const o = options_ptr[0..Opt.words];
+    const options = optionsOf(options_ptr[0..Opt.words], dir_ptr[0..dir_len]);
+    var detail: u32 = 0;
+    const d = domain_mod.openDetailed(name_ptr[0..name_len], options, &detail) catch |err| {
+        status[0] = domainCode(err);
+        status[1] = @bitCast(detail);
+        return null;
+    };
+    status[0] = 0;
+    status[1] = 0;
+    return d;
+}
+
+/// The options of `xio_open` and `xio_gc`, from their option words.
+fn optionsOf(o: *const [Opt.words]u32, dir: []const u8) domain_mod.Options {
     var config: layout.Config = .{
         .node_max = o[Opt.node_max],
         .service_max = o[Opt.service_max],
@@ -105,34 +120,94 @@ pub export fn xio_open(
         config.class_sizes[c] = 0;
         config.class_counts[c] = 0;
     }
-    const options: domain_mod.Options = .{
+    return .{
         .create = o[Opt.flags] & 1 != 0,
         .hugepages = std.enums.fromInt(domain_mod.Options.Hugepages, o[Opt.hugepages]) orelse .auto,
         .mode = o[Opt.mode] & 0o777,
         .runtime = o[Opt.runtime],
         .config = config,
-        .dir = dir_ptr[0..dir_len],
+        .dir = dir,
         .trust = .{
             .group = if (o[Opt.group] == option_none) null else o[Opt.group],
             .owners = o[Opt.owners..][0..Opt.owners_max].*,
         },
         .lock_timeout_ns = @as(u64, o[Opt.lock_timeout_ms]) * std.time.ns_per_ms,
     };
+}
+
+/// Leaves the domain and frees the handle; an inspector's handle is only unmapped.
+pub export fn xio_close(d: *Domain) void {
+    d.assertReadable();
+    if (d.read_only) file.closeInspector(d) else domain_mod.leave(d);
+}
+
+/// Opens the domain file at `path` read-only, to inspect it (see `file.inspect`). On failure
+/// returns null with the status in `status[0]` and a detail in `status[1]`, as `xio_open`.
+pub export fn xio_inspect(path_ptr: [*]const u8, path_len: u32, status: *[2]i32) ?*Domain {
+    var buffer: [domain_mod.path_bytes_max]u8 = undefined;
+    if (path_len == 0 or path_len >= buffer.len) {
+        status.* = .{ code(.invalid_name), 0 };
+        return null;
+    }
+    @memcpy(buffer[0..path_len], path_ptr[0..path_len]);
+    buffer[path_len] = 0;
     var detail: u32 = 0;
-    const d = domain_mod.openDetailed(name_ptr[0..name_len], options, &detail) catch |err| {
-        status[0] = domainCode(err);
-        status[1] = @bitCast(detail);
+    const d = domain_mod.inspect(buffer[0..path_len :0], &detail) catch |err| {
+        status.* = .{ domainCode(err), @bitCast(detail) };
         return null;
     };
-    status[0] = 0;
-    status[1] = 0;
+    status.* = .{ 0, 0 };
     return d;
 }
 
-/// Leaves the domain and frees the handle.
-pub export fn xio_close(d: *Domain) void {
-    d.assertValid();
-    domain_mod.leave(d);
+/// Writes a snapshot of the domain (abi.Snap) to `out` and the service names to `names`.
+/// Returns the words written, or `invalid` when either is too small, with the words needed in
+/// `out[0]` and the name bytes needed in `out[1]` (if `len` >= 2).
+pub export fn xio_snapshot(d: *Domain, out: [*]f64, len: u32, names: [*]u8, names_len: u32) i32 {
+    d.assertReadable();
+    return @intCast(inspect.snapshot(d, out[0..len], names[0..names_len]) catch {
+        if (len >= 2) {
+            out[0] = @floatFromInt(inspect.wordsMax(d));
+            out[1] = @floatFromInt(inspect.namesMax(d));
+        }
+        return code(.invalid);
+    });
+}
+
+/// The words the largest snapshot of this domain takes.
+pub export fn xio_snapshot_words(d: *Domain) i32 {
+    d.assertReadable();
+    return @intCast(inspect.wordsMax(d));
+}
+
+/// Collects domain `name` (see `file.gc`): `result[0]` says what it did (abi.Gc), `result[1]`
+/// how many dead nodes it reclaimed. Returns 0 or a status.
+pub export fn xio_gc(
+    name_ptr: [*]const u8,
+    name_len: u32,
+    dir_ptr: [*]const u8,
+    dir_len: u32,
+    options_ptr: [*]const u32,
+    dry_run: u32,
+    result: *[2]i32,
+) i32 {
+    const name = nameOf(name_ptr, name_len) orelse return code(.invalid_name);
+    const options = optionsOf(options_ptr[0..Opt.words], dir_ptr[0..dir_len]);
+    const done = domain_mod.gc(name, options, dry_run != 0) catch |err| return domainCode(err);
+    result.* = .{ @intCast(done.action), @intCast(done.count) };
+    return 0;
+}
+
+/// Writes the path of the domain file to `out`; returns its length, or `invalid` if `len` is
+/// too small.
+pub export fn xio_domain_path(d: *Domain, out: [*]u8, len: u32) i32 {
+    d.assertReadable();
+    var buffer: [domain_mod.path_bytes_max + 80]u8 = undefined;
+    const path = std.fmt.bufPrint(&buffer, "{s}/xio-{s}", .{ d.dir[0..d.dir_len], d.name[0..d.name_len] }) catch
+        return code(.path_too_long);
+    if (path.len > len) return code(.invalid);
+    @memcpy(out[0..path.len], path);
+    return @intCast(path.len);
 }
 
 pub export fn xio_io(d: *Domain) [*]u32 {
@@ -528,6 +603,7 @@ comptime {
     if (1 << abi.Const.buffer_class_shift != layout.buffer_count_max) @compileError("Const.buffer_class_shift");
     if (abi.Const.node_wake_offset != @offsetOf(Node, "parked")) @compileError("Const.node_wake_offset");
     if (abi.Const.ring_notified_at_offset != @offsetOf(RingHeader, "notified_at")) @compileError("Const.ring_notified_at_offset");
+    if (abi.Const.ring_poll_mode_offset != @offsetOf(RingHeader, "poll_mode")) @compileError("Const.ring_poll_mode_offset");
     if (abi.Const.option_none != domain_mod.Options.Trust.no_owner) @compileError("Const.option_none");
 }
 

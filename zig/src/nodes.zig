@@ -31,7 +31,20 @@ pub fn probePeers(d: *Domain) u32 {
     return reclaimDeadLocked(d);
 }
 
-fn reclaimDeadLocked(d: *Domain) u32 {
+/// Nodes whose process died and that nobody reclaimed yet. Caller holds the control lock.
+pub fn deadLocked(d: *Domain) u32 {
+    var dead: u32 = 0;
+    for (0..d.config.node_max) |i| {
+        const index: u32 = @intCast(i);
+        if (d.joined and index == d.node) continue;
+        const status = @atomicLoad(u32, &d.nodeAt(index).status, .acquire);
+        if (layout.nodeStatusState(status) == .free) continue;
+        if (!sys.lockHeld(d.fd, nodeLockByte(index))) dead += 1;
+    }
+    return dead;
+}
+
+pub fn reclaimDeadLocked(d: *Domain) u32 {
     var reclaimed: u32 = 0;
     for (0..d.config.node_max) |i| {
         const index: u32 = @intCast(i);
@@ -114,6 +127,7 @@ pub fn joinLocked(d: *Domain, runtime: u32) Error!void {
         d.joined = true;
         @atomicStore(u32, &node.pid, sys.getpid(), .monotonic);
         @atomicStore(u32, &node.runtime, runtime, .monotonic);
+        @atomicStore(u64, &node.started_ms, sys.realtimeMs(), .monotonic);
         @atomicStore(u64, &node.summary, 0, .monotonic);
         @atomicStore(u32, &node.pool_event, 0, .monotonic);
         @atomicStore(u32, &node.parked, 0, .monotonic);

@@ -12,6 +12,9 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const layout = @import("layout.zig");
+/// Whether pushes update the ring's message and byte counters (`-Dcounters`, on by default; off
+/// only to measure what counting costs: bench/counters.ts).
+const counting = @import("options").counters;
 
 pub const Ring = struct {
     header: *layout.RingHeader,
@@ -39,6 +42,9 @@ pub const Ring = struct {
         @atomicStore(u32, &ring.header.consumer_waiting, 0, .monotonic);
         @atomicStore(u32, &ring.header.producer_waiting, 0, .monotonic);
         @atomicStore(u64, &ring.header.notified_at, 0, .monotonic);
+        @atomicStore(u64, &ring.header.messages, 0, .monotonic);
+        @atomicStore(u64, &ring.header.bytes, 0, .monotonic);
+        @atomicStore(u32, &ring.header.poll_mode, 0, .monotonic);
         // Pairs with the acquire in the claim of a channel slot: the next owners see zeroes.
         @atomicStore(u32, &ring.header.head, 0, .release);
     }
@@ -73,9 +79,19 @@ pub const Ring = struct {
         const count: u32 = @min(room, @as(u32, @intCast(items.len)));
         if (count == 0) return 0;
         const tail = @atomicLoad(u32, &ring.header.tail, .monotonic);
+        var bytes: u64 = 0;
         for (items[0..count], 0..) |item, i| {
             const slot = (tail +% @as(u32, @intCast(i))) & ring.mask();
             @atomicStore(u64, &ring.slots[slot], item, .monotonic);
+            bytes += layout.descriptorLength(item);
+        }
+        if (counting) {
+            // The producer is the only writer: a load and a store, not a read-modify-write.
+            // Readers see them no later than the tail below publishes.
+            const messages = @atomicLoad(u64, &ring.header.messages, .monotonic);
+            @atomicStore(u64, &ring.header.messages, messages +% count, .monotonic);
+            const total = @atomicLoad(u64, &ring.header.bytes, .monotonic);
+            @atomicStore(u64, &ring.header.bytes, total +% bytes, .monotonic);
         }
         // The slot writes above (and the payload writes before them) become visible before the
         // new tail. seq_cst rather than release: this is P1 of the wake-up protocol

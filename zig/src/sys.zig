@@ -58,6 +58,18 @@ pub fn open(path: [*:0]const u8, exclusive: bool, mode: u32) Error!Fd {
     }
 }
 
+/// Opens `path` read-only, for inspection: no symlink followed, no FIFO blocking the open.
+pub fn openReadOnly(path: [*:0]const u8) Error!Fd {
+    const flags: linux.O = .{ .ACCMODE = .RDONLY, .CLOEXEC = true, .NOFOLLOW = true, .NONBLOCK = true };
+    while (true) {
+        const rc = check(linux.open(path, flags, 0)) catch |err| switch (err) {
+            error.Interrupted => continue,
+            else => return err,
+        };
+        return @intCast(rc);
+    }
+}
+
 pub fn close(fd: Fd) void {
     assert(fd >= 0);
     _ = linux.close(fd);
@@ -94,6 +106,7 @@ pub const FileInfo = struct {
     gid: u32,
     /// The file type and permission bits (`st_mode`).
     mode: u32,
+    inode: u64,
 
     pub fn isRegular(info: FileInfo) bool {
         return info.mode & linux.S.IFMT == linux.S.IFREG;
@@ -104,10 +117,10 @@ pub const FileInfo = struct {
     }
 };
 
-const stat_mask: linux.STATX = .{ .TYPE = true, .MODE = true, .SIZE = true, .NLINK = true, .UID = true, .GID = true };
+const stat_mask: linux.STATX = .{ .TYPE = true, .MODE = true, .SIZE = true, .NLINK = true, .UID = true, .GID = true, .INO = true };
 
 fn infoOf(stx: *const linux.Statx) FileInfo {
-    return .{ .size_bytes = stx.size, .links = stx.nlink, .uid = stx.uid, .gid = stx.gid, .mode = stx.mode };
+    return .{ .size_bytes = stx.size, .links = stx.nlink, .uid = stx.uid, .gid = stx.gid, .mode = stx.mode, .inode = stx.ino };
 }
 
 pub fn fstat(fd: Fd) Error!FileInfo {
@@ -172,6 +185,14 @@ pub fn mapShared(fd: Fd, size_bytes: u64) Error![*]align(4096) u8 {
         own orelse fd,
         0,
     ));
+    return @ptrFromInt(rc);
+}
+
+/// Maps the file open as `fd` read-only and shared, without populating it: an inspector reads
+/// what it needs, touches nothing, and a write through the mapping would fault.
+pub fn mapReadOnly(fd: Fd, size_bytes: u64) Error![*]align(4096) u8 {
+    assert(size_bytes > 0);
+    const rc = try check(linux.mmap(null, @intCast(size_bytes), .{ .READ = true }, .{ .TYPE = .SHARED }, fd, 0));
     return @ptrFromInt(rc);
 }
 
@@ -316,6 +337,13 @@ pub fn nowNs() u64 {
     var ts: std.c.timespec = undefined;
     _ = std.c.clock_gettime(.MONOTONIC, &ts);
     return @as(u64, @intCast(ts.sec)) * std.time.ns_per_s + @as(u64, @intCast(ts.nsec));
+}
+
+/// CLOCK_REALTIME in milliseconds: wall-clock times shown to people (a node's start).
+pub fn realtimeMs() u64 {
+    var ts: std.c.timespec = undefined;
+    _ = std.c.clock_gettime(.REALTIME, &ts);
+    return @as(u64, @intCast(ts.sec)) * std.time.ms_per_s + @as(u64, @intCast(ts.nsec)) / std.time.ns_per_ms;
 }
 
 pub fn getpid() u32 {

@@ -598,3 +598,122 @@ test "channels match a model while nodes are killed at random points" {
         done += batch;
     }
 }
+
+const abi = @import("abi.zig");
+const inspect = @import("inspect.zig");
+
+fn snapshotOf(d: *domain_mod.Domain, out: []f64, names: []u8) ![]f64 {
+    const words = try inspect.snapshot(d, out, names);
+    return out[0..words];
+}
+
+test "a read-only inspector sees nodes, services, counters and the pool census, and takes no node" {
+    var name_buffer: [64]u8 = undefined;
+    const name = uniqueName(&name_buffer);
+    var path_buffer: [256]u8 = undefined;
+    const path = try std.mem.printSentinel(&path_buffer, "{s}/xio-{s}", .{ test_dir, name }, 0);
+    const server = try domain_mod.open(name, testOptions());
+    defer domain_mod.leave(server);
+    const client = try domain_mod.open(name, testOptions());
+    _ = try channel.listen(server, "echo");
+    const chan = try channel.connect(client, "echo");
+    _ = try channel.accept(server, chan);
+    var bytes_sent: u64 = 0;
+    for (0..5) |i| {
+        const length: u32 = @intCast(10 + i * 30);
+        const id = try buffers.alloc(client, length);
+        _ = try channel.sendMany(client, chan, 0, &[_]u32{ id, length });
+        bytes_sent += length;
+    }
+    var out_pair: [2]u32 = undefined;
+    _ = try channel.recvMany(server, chan, 1, &out_pair); // received, held by the server
+    const back = try buffers.alloc(server, 4000);
+    _ = try channel.sendMany(server, chan, 1, &[_]u32{ back, 4000 });
+
+    var detail: u32 = 0;
+    const inspector = try domain_mod.inspect(path, &detail);
+    defer @import("file.zig").closeInspector(inspector);
+    var out: [4096]f64 = undefined;
+    var names: [8 * 64]u8 = undefined;
+    try testing.expectError(error.TooSmall, inspect.snapshot(inspector, out[0..10], &names));
+    const snap = try snapshotOf(inspector, &out, &names);
+    try testing.expectEqual(@as(f64, -1), snap[abi.Snap.self_node]);
+    try testing.expectEqual(@as(f64, 2), snap[abi.Snap.nodes]);
+    try testing.expectEqual(@as(f64, 1), snap[abi.Snap.services]);
+    try testing.expectEqual(@as(f64, 1), snap[abi.Snap.channels]);
+    var at: usize = abi.Snap.words;
+    for (0..2) |_| {
+        try testing.expectEqual(@as(f64, 1), snap[at + abi.SnapNode.alive]);
+        try testing.expectEqual(@as(f64, @floatFromInt(sys.getpid())), snap[at + abi.SnapNode.pid]);
+        at += abi.SnapNode.words;
+    }
+    try testing.expectEqualStrings("echo", names[0..@intFromFloat(snap[at + abi.SnapService.name_len])]);
+    at += abi.SnapService.words;
+    try testing.expectEqual(@as(f64, 5), snap[at + abi.SnapChannel.c2s_messages]);
+    try testing.expectEqual(@as(f64, @floatFromInt(bytes_sent)), snap[at + abi.SnapChannel.c2s_bytes]);
+    try testing.expectEqual(@as(f64, 4), snap[at + abi.SnapChannel.c2s_fill]);
+    try testing.expectEqual(@as(f64, 1), snap[at + abi.SnapChannel.s2c_messages]);
+    try testing.expectEqual(@as(f64, 4000), snap[at + abi.SnapChannel.s2c_bytes]);
+    at += abi.SnapChannel.words;
+    // Class 0: four in flight to the server, one held by it; class 1: one in flight back.
+    try testing.expectEqual(@as(f64, 32 - 5), snap[at + abi.SnapClass.free]);
+    try testing.expectEqual(@as(f64, 1), snap[at + abi.SnapClass.held]);
+    try testing.expectEqual(@as(f64, 4), snap[at + abi.SnapClass.inflight]);
+    try testing.expectEqual(@as(f64, 1), snap[at + abi.SnapClass.words + abi.SnapClass.inflight]);
+
+    // The client dies: the inspector sees it dead, and what it held as held by the dead.
+    const held = try buffers.alloc(client, 10);
+    _ = held;
+    crash(client);
+    const after = try snapshotOf(inspector, &out, &names);
+    try testing.expectEqual(@as(f64, 2), after[abi.Snap.nodes]);
+    const dead = abi.Snap.words + abi.SnapNode.words; // the client joined second
+    try testing.expectEqual(@as(f64, 0), after[dead + abi.SnapNode.alive]);
+    const class0 = abi.Snap.words + 2 * abi.SnapNode.words + abi.SnapService.words + abi.SnapChannel.words;
+    try testing.expectEqual(@as(f64, 1), after[class0 + abi.SnapClass.held_dead]);
+    // Inspecting took no slot: the table holds the same nodes through a joined handle.
+    const own = try snapshotOf(server, &out, &names);
+    try testing.expectEqual(@as(f64, 2), own[abi.Snap.nodes]);
+    try testing.expectEqual(@as(f64, @floatFromInt(server.node)), own[abi.Snap.self_node]);
+}
+
+test "an inspector refuses what is not a domain file" {
+    var detail: u32 = 0;
+    try testing.expectError(error.NotFound, domain_mod.inspect("/tmp/xio-no-such-domain-here", &detail));
+    try testing.expectError(error.NotRegular, domain_mod.inspect("/tmp", &detail));
+    var name_buffer: [64]u8 = undefined;
+    var path_buffer: [256]u8 = undefined;
+    const path = try std.mem.printSentinel(&path_buffer, "{s}/xio-{s}", .{ test_dir, uniqueName(&name_buffer) }, 0);
+    const fd = try sys.open(path, true, 0o600);
+    defer sys.unlink(path);
+    defer sys.close(fd);
+    _ = std.os.linux.write(fd, "not a domain, only some text".ptr, 28);
+    try testing.expectError(error.NotDomain, domain_mod.inspect(path, &detail));
+}
+
+test "gc reclaims dead nodes of a live domain, removes a dead one, and is safe to repeat" {
+    var name_buffer: [64]u8 = undefined;
+    const name = uniqueName(&name_buffer);
+    var path_buffer: [256]u8 = undefined;
+    const path = try std.mem.printSentinel(&path_buffer, "{s}/xio-{s}", .{ test_dir, name }, 0);
+    const survivor = try domain_mod.open(name, testOptions());
+    crash(try domain_mod.open(name, testOptions()));
+    const dry = try domain_mod.gc(name, testOptions(), true);
+    try testing.expectEqual(abi.Gc.reclaimed, dry.action);
+    try testing.expectEqual(@as(u32, 1), dry.count);
+    const done = try domain_mod.gc(name, testOptions(), false);
+    try testing.expectEqual(abi.Gc.reclaimed, done.action);
+    try testing.expectEqual(@as(u32, 1), done.count);
+    try testing.expectEqual(abi.Gc.nothing, (try domain_mod.gc(name, testOptions(), false)).action);
+    try testing.expectEqual(@as(u64, 1), survivor.header().nodes_reclaimed);
+
+    crash(survivor);
+    try testing.expectEqual(abi.Gc.removed, (try domain_mod.gc(name, testOptions(), true)).action);
+    try testing.expect(std.os.linux.errno(std.os.linux.access(path, 0)) == .SUCCESS);
+    try testing.expectEqual(abi.Gc.removed, (try domain_mod.gc(name, testOptions(), false)).action);
+    try testing.expect(std.os.linux.errno(std.os.linux.access(path, 0)) == .NOENT);
+    try testing.expectError(error.NotFound, domain_mod.gc(name, testOptions(), false));
+    var lock_buffer: [256]u8 = undefined;
+    const lock = try std.mem.printSentinel(&lock_buffer, "{s}/.xio-{s}.lock", .{ test_dir, name }, 0);
+    try testing.expect(std.os.linux.errno(std.os.linux.access(lock, 0)) == .NOENT);
+}
