@@ -42,7 +42,21 @@ import type { Loader, NativeSymbols, Pointer } from "./symbols.ts";
 import { ABI_VERSION } from "./symbols.ts";
 
 export type { Bytes, Handle, NativeSymbols, Pointer } from "./symbols.ts";
-export { ABI_VERSION, Const, Flag, Opt, Stat, Status } from "./symbols.ts";
+export {
+  ABI_VERSION,
+  Const,
+  Flag,
+  Gc,
+  Opt,
+  PollMode,
+  Snap,
+  SnapChannel,
+  SnapClass,
+  SnapNode,
+  SnapService,
+  Stat,
+  Status,
+} from "./symbols.ts";
 
 // Each loader is imported by a literal specifier, so that bundlers (`bun build --compile`) carry
 // both; only the one of this runtime is evaluated, and Deno never resolves `bun:ffi` itself.

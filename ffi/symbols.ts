@@ -17,7 +17,21 @@
 
 import { symbols as table } from "./_abi.ts";
 
-export { ABI_VERSION, Const, Flag, Opt, Stat, Status } from "./_abi.ts";
+export {
+  ABI_VERSION,
+  Const,
+  Flag,
+  Gc,
+  Opt,
+  PollMode,
+  Snap,
+  SnapChannel,
+  SnapClass,
+  SnapNode,
+  SnapService,
+  Stat,
+  Status,
+} from "./_abi.ts";
 
 /** A native parameter or result type, in the neutral vocabulary of this table. */
 export type NativeType =

@@ -2,7 +2,7 @@
 # One entry point for everything that needs the toolchain: it installs the pinned Deno, Bun and Zig
 # into this folder when they are missing, builds the native library, and then runs the command.
 #
-#   bash scripts/xio.sh build | dist [--check|--update] | test | demo | bench [args] | chaos [args] | zig [args] | deno [args] | bun [args]
+#   bash scripts/xio.sh build | dist [--check|--update] | test | demo | bench [args] | chaos [args] | xio [args] | zig [args] | deno [args] | bun [args]
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -97,8 +97,15 @@ case "$cmd" in
   bench) ensure_js_tools; build; deno run --allow-all bench/main.ts "$@" ;;
   chaos) ensure_js_tools; build; deno run --allow-all bench/chaos.ts "$@" ;;
   dist) ensure_js_tools; dist "${@:---check}" ;;
+  xio)
+    # The `xio` command from this checkout (`deno task xio ls`): builds the library once if
+    # there is none yet, and then only inspects.
+    ensure_js_tools
+    [ -f zig/zig-out/lib/libxio.so ] || build
+    deno run --allow-all ops/cli.ts "$@"
+    ;;
   zig) ensure_zig; (cd zig && zig "$@") ;;
   deno) ensure_js_tools; deno "$@" ;;
   bun) ensure_js_tools; bun "$@" ;;
-  *) echo "usage: bash scripts/xio.sh build|dist|test|test-js|demo|bench|chaos|zig|deno|bun [args]" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/xio.sh build|dist|test|test-js|demo|bench|chaos|xio|zig|deno|bun [args]" >&2; exit 2 ;;
 esac

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Const, Flag, Status } from "../ffi/mod.ts";
+import { Const, Flag, PollMode as PollCode, Status } from "../ffi/mod.ts";
 import * as check from "../_check.ts";
 import { BufferStateError, ClosedError } from "../errors.ts";
 import * as wake from "./_wake.ts";
@@ -24,6 +24,12 @@ interface Receiver {
 
 /** Bytes per cache-line pair of a ring header (layout.zig, `RingHeader`). */
 const RING_LINE_BYTES = Const.ringLineBytes;
+/** The code of each poll mode, as an end records it for inspectors (abi.zig, `PollMode`). */
+const POLL_MODES: Record<PollMode, number> = {
+  event: PollCode.event,
+  adaptive: PollCode.adaptive,
+  spin: PollCode.spin,
+};
 /** The f64 word of a ring header that holds `notified_at` (layout.zig, `RingHeader`). */
 const NOTIFIED_AT = Const.ringNotifiedAtOffset / 8;
 /** How long a sender waiting for room in its ring polls before it parks, in ms. */
@@ -128,6 +134,8 @@ export class Channel implements AsyncIterable<SharedBuffer>, Disposable {
     const ring = core.sym.xio_ring_offset(core.handle, index, 1 - side);
     this.#ring = new Uint32Array(core.memory, ring, (3 * RING_LINE_BYTES) / 4);
     this.#timing = new Float64Array(core.memory, ring, (3 * RING_LINE_BYTES) / 8);
+    // For inspectors (`xio stat`): how this end waits, in the ring it consumes.
+    Atomics.store(this.#ring, Const.ringPollModeOffset / 4, POLL_MODES[poll]);
     const waiting = () => this.#receivers.length > 0 && !this.#closed;
     this.#polled = {
       handle: core,

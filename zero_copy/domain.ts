@@ -20,6 +20,7 @@ import {
 } from "./_core.ts";
 import { kCreate } from "./_internal.ts";
 import { statusError } from "./_status.ts";
+import { type DomainSnapshot, SnapshotBuffers } from "./inspect.ts";
 import type { SharedBuffer } from "./buffer.ts";
 import { Channel } from "./channel.ts";
 import { Listener } from "./listener.ts";
@@ -33,10 +34,37 @@ export class Domain implements Disposable {
   /** The domain name. */
   readonly name: string;
   #core: Core;
+  #path: string | undefined;
+  #snapshots: SnapshotBuffers | undefined;
 
   private constructor(core: Core) {
     this.#core = core;
     this.name = core.name;
+  }
+
+  /** The path of the domain file (for `xio stat`, or an {@linkcode Inspector}). */
+  get path(): string {
+    if (this.#path === undefined) {
+      const core = this.#core;
+      core.assertOpen();
+      const out = new Uint8Array(1024);
+      const length = core.sym.xio_domain_path(core.handle, out, out.length);
+      if (length < 0) throw statusError(length, `Cannot tell the path of domain "${this.name}"`);
+      this.#path = new TextDecoder().decode(out.subarray(0, length));
+    }
+    return this.#path;
+  }
+
+  /**
+   * Everything `xio stat` shows about this domain, as seen now: nodes, services, channels with
+   * the messages and bytes each side sent and their ring fill, and the pools. The Prometheus
+   * helpers of `@xio/core/ops` serve it.
+   */
+  metrics(): DomainSnapshot {
+    const core = this.#core;
+    core.assertOpen();
+    this.#snapshots ??= new SnapshotBuffers(core.sym, core.handle);
+    return this.#snapshots.take(core.sym, core.handle, this.name, this.path);
   }
 
   /**

@@ -34,6 +34,15 @@ export { Channel } from "./channel.ts";
 export { Listener } from "./listener.ts";
 export { SharedBuffer } from "./buffer.ts";
 export { DEFAULT_POLL_MICROS } from "./_core.ts";
+export { inspect, Inspector } from "./inspect.ts";
+export type {
+  ChannelSnapshot,
+  ClassSnapshot,
+  DomainSnapshot,
+  NodeSnapshot,
+  ServiceSnapshot,
+  TrafficSnapshot,
+} from "./inspect.ts";
 export type {
   Backing,
   ChannelOptions,
