@@ -7,20 +7,8 @@ export const VERSION = "0.1.0";
 
 /** The sha256 and size of each shipped library, by target. */
 export const shipped = {
-  "x86_64-linux-gnu": {
-    sha256: "a793c119126fed40a66a1418d825cd567a647097081a095c573056b94c13a65b",
-    bytes: 613424,
-  },
-  "x86_64-linux-musl": {
-    sha256: "97a950204b6fbd336be945dc9bfec11d96e24d983638151e62b5b665db5c2721",
-    bytes: 631960,
-  },
-  "aarch64-linux-gnu": {
-    sha256: "dca9473331c72030f0688953d32ddbbf38589baf2922395182db658f1e7e3469",
-    bytes: 502176,
-  },
-  "aarch64-linux-musl": {
-    sha256: "9668aec5f45e4389308e5650c30462cbd3a187494c0881dcc17f4f2932c8dd8d",
-    bytes: 521048,
-  },
+  "x86_64-linux-gnu": { sha256: "368c0ccf4c32bae3d6c1b7ab3d9ec16fe0d43d5ee400f52a4bd372b5c26e129c", bytes: 616416 },
+  "x86_64-linux-musl": { sha256: "cb209ebdbcf0af1a259e23119f0c6ac311fc3f2882de9fdfb5278817aa4f99e3", bytes: 635080 },
+  "aarch64-linux-gnu": { sha256: "540765bb4bcf9d3214ec6566e50b0a90787edefa1fdcc02d4caaeef8dfe58cbd", bytes: 504704 },
+  "aarch64-linux-musl": { sha256: "ba0e43b0e4dc9c39e0b7b7df8c3a7765f21bc290981965ad501e70662d510db8", bytes: 523592 },
 } as const;

@@ -119,7 +119,7 @@ fn bellFor(d: *Domain, index: u32) ?sys.Fd {
     // Acquire: pairs with the release in `bellReady`; the socket is bound and listening.
     if (@atomicLoad(u32, &node.bell_ready, .acquire) == 0) return null;
     var buffer: [path_bytes_max]u8 = undefined;
-    const path = bellPath(d, &buffer, index) orelse return null;
+    const path = bellPath(d, &buffer, index, generation) orelse return null;
     const fd = sys.unixConnect(path) orelse return null;
     bell.* = .{ .fd = fd, .generation = generation };
     return fd;
@@ -138,11 +138,11 @@ pub fn bellTouch(d: *Domain, index: u32) void {
     _ = bellFor(d, index);
 }
 
-/// The path of node `index`'s doorbell socket: `<dir>/.xio-<name>.<node>.bell`, or with the
-/// name replaced by its hash when that would not fit in a socket address. Null if even that
-/// does not fit (the open refused such a directory).
-pub fn bellPath(d: *const Domain, buffer: *[path_bytes_max]u8, index: u32) ?[]const u8 {
-    return bellPathIn(buffer, d.bell_dir[0..d.bell_dir_len], d.name[0..d.name_len], index);
+/// The path of the doorbell socket of node `index` in its incarnation `generation` (see
+/// `bellPathIn`). Null if it does not fit in a socket address (the open refused such a
+/// directory).
+pub fn bellPath(d: *const Domain, buffer: *[path_bytes_max]u8, index: u32, generation: u32) ?[]const u8 {
+    return bellPathIn(buffer, d.bell_dir[0..d.bell_dir_len], d.name[0..d.name_len], index, generation);
 }
 
 /// Marks this node parked: its event loop may sleep, and notifiers must ring its doorbell.
@@ -210,25 +210,74 @@ pub fn wakePoolWaiters(d: *Domain, class: u32) void {
     }
 }
 
-/// `<dir>/.xio-<name>.<node>.bell`, or `<dir>/.xio-<16 hex digits>.<node>.bell` (a hash of the
-/// name) when the first does not fit in a socket address. Null if neither fits.
-pub fn bellPathIn(buffer: *[path_bytes_max]u8, dir: []const u8, name: []const u8, index: u32) ?[]const u8 {
+/// `<dir>/.xio-<name>.<node>-<generation>.bell`, or with the name replaced by 16 hex digits of
+/// its hash when that does not fit in a socket address. Null if neither fits.
+///
+/// The generation is the node slot's: each process that takes the slot has a socket of its own.
+/// Deno and Bun both unlink a UNIX socket's path when its listener closes, and Deno does so
+/// later, when the accept loop lets the listener go: by then the leaver has freed its slot and
+/// a new process may have bound the slot's socket. With one path per slot, that late unlink
+/// removed the newcomer's socket, whose peers could then no longer wake it.
+pub fn bellPathIn(buffer: *[path_bytes_max]u8, dir: []const u8, name: []const u8, index: u32, generation: u32) ?[]const u8 {
     assert(index < layout.node_max_limit);
-    const full = std.fmt.bufPrint(buffer, "{s}/.xio-{s}.{d}.bell", .{ dir, name, index }) catch null;
+    const full = std.fmt.bufPrint(buffer, "{s}/.xio-{s}.{d}-{d}.bell", .{ dir, name, index, generation }) catch null;
     if (full) |path| if (path.len <= sys.unix_path_bytes_max) return path;
-    const hash = std.hash.Wyhash.hash(0, name);
-    const short = std.fmt.bufPrint(buffer, "{s}/.xio-{x:0>16}.{d}.bell", .{ dir, hash, index }) catch return null;
+    const short = std.fmt.bufPrint(buffer, "{s}/.xio-{x:0>16}.{d}-{d}.bell", .{ dir, nameHash(name), index, generation }) catch return null;
     if (short.len > sys.unix_path_bytes_max) return null;
     return short;
 }
 
-/// Removes the doorbell socket files of nodes `0..node_max` (left by processes that died).
-pub fn unlinkBells(dir: []const u8, name: []const u8, node_max: u32) void {
+/// The largest generation a node slot has (`layout.nodeStatus` keeps 30 bits of it).
+pub const generation_max: u32 = std.math.maxInt(u32) >> 2;
+
+fn nameHash(name: []const u8) u64 {
+    return std.hash.Wyhash.hash(0, name);
+}
+
+/// Removes every doorbell socket file of domain `name` in `dir`, of any node and generation
+/// (left by processes that died).
+pub fn unlinkBells(dir: []const u8, name: []const u8) void {
+    const Remover = struct {
+        dir: []const u8,
+        name: []const u8,
+        hash: [16]u8,
+        fn visit(self: *@This(), entry: []const u8) bool {
+            if (!isBellOf(entry, self.name) and !isBellOf(entry, &self.hash)) return false;
+            var buffer: [path_bytes_max]u8 = undefined;
+            const path = std.fmt.bufPrintSentinel(&buffer, "{s}/{s}", .{ self.dir, entry }, 0) catch return false;
+            sys.unlink(path);
+            return false;
+        }
+    };
+    var remover: Remover = .{ .dir = dir, .name = name, .hash = undefined };
+    _ = std.fmt.bufPrint(&remover.hash, "{x:0>16}", .{nameHash(name)}) catch unreachable;
+    var dir_buffer: [path_bytes_max]u8 = undefined;
+    const dir_z = std.fmt.bufPrintSentinel(&dir_buffer, "{s}", .{dir}, 0) catch return;
+    sys.forEachEntry(dir_z, &remover, Remover.visit);
+}
+
+/// Whether `entry` is `.xio-<key>.<digits>-<digits>.bell`.
+fn isBellOf(entry: []const u8, key: []const u8) bool {
+    const prefix = ".xio-";
+    const suffix = ".bell";
+    if (entry.len < prefix.len + key.len + 1 + 3 + suffix.len) return false;
+    if (!std.mem.startsWith(u8, entry, prefix) or !std.mem.endsWith(u8, entry, suffix)) return false;
+    if (!std.mem.eql(u8, entry[prefix.len..][0..key.len], key)) return false;
+    if (entry[prefix.len + key.len] != '.') return false;
+    const middle = entry[prefix.len + key.len + 1 .. entry.len - suffix.len];
+    const dash = std.mem.indexOfScalar(u8, middle, '-') orelse return false;
+    if (dash == 0 or dash == middle.len - 1) return false;
+    for (middle, 0..) |ch, i| if (i != dash and !std.ascii.isDigit(ch)) return false;
+    return true;
+}
+
+test "doorbell paths carry the slot's generation, and only a domain's own are matched" {
     var buffer: [path_bytes_max]u8 = undefined;
-    var index: u32 = 0;
-    while (index < node_max) : (index += 1) {
-        const path = bellPathIn(&buffer, dir, name, index) orelse return;
-        buffer[path.len] = 0;
-        sys.unlink(buffer[0..path.len :0]);
-    }
+    try std.testing.expectEqualStrings("/d/.xio-a.3-7.bell", bellPathIn(&buffer, "/d", "a", 3, 7).?);
+    try std.testing.expect(isBellOf(".xio-a.3-7.bell", "a"));
+    try std.testing.expect(!isBellOf(".xio-a.b.3-7.bell", "a"));
+    try std.testing.expect(isBellOf(".xio-a.b.3-7.bell", "a.b"));
+    try std.testing.expect(!isBellOf(".xio-a.3.bell", "a"));
+    try std.testing.expect(!isBellOf(".xio-a.lock", "a"));
+    try std.testing.expect(!isBellOf(".xio-a.3-x.bell", "a"));
 }

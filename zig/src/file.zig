@@ -202,7 +202,7 @@ fn removeIfOrphan(dir: []const u8, lock_dir: []const u8, name: []const u8, trust
     while (node < header.node_max) : (node += 1) {
         if (sys.lockHeld(fd, domain_mod.nodeLockByte(node))) return;
     }
-    events.unlinkBells(lock_dir, name, header.node_max);
+    events.unlinkBells(lock_dir, name);
     sys.unlink(path);
     sys.unlink(lock_path);
 }
@@ -227,7 +227,7 @@ pub fn openDetailed(name: []const u8, options: Options, detail: *u32) Error!*Dom
     var lock_buffer: [path_bytes_max]u8 = undefined;
     const lock_path = lockPath(&lock_buffer, candidates.lockDir(), name) catch return error.InvalidName;
     var bell_buffer: [path_bytes_max]u8 = undefined;
-    if (events.bellPathIn(&bell_buffer, candidates.lockDir(), name, layout.node_max_limit - 1) == null) {
+    if (events.bellPathIn(&bell_buffer, candidates.lockDir(), name, layout.node_max_limit - 1, events.generation_max) == null) {
         return error.PathTooLong;
     }
     const deadline = sys.nowNs() + options.lock_timeout_ns;
@@ -497,7 +497,7 @@ fn gcLocked(name: []const u8, options: Options, candidates: *const Candidates, d
             // No live process: an orphan (or a creator that died before publishing the header;
             // we hold the lock file, so nobody is creating it now).
             if (!dry_run) {
-                events.unlinkBells(candidates.lockDir(), name, if (published) @max(node_max, 1) else layout.node_max_limit);
+                events.unlinkBells(candidates.lockDir(), name);
                 sys.unlink(path);
             }
             return .{ .action = Gc.removed, .count = 0 };

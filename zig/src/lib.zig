@@ -499,7 +499,7 @@ pub export fn xio_has_events(d: *Domain) i32 {
 pub export fn xio_bell_path(d: *Domain, out: [*]u8, len: u32) i32 {
     d.assertValid();
     var buffer: [domain_mod.path_bytes_max]u8 = undefined;
-    const path = d.bellPath(&buffer, d.node) orelse return code(.path_too_long);
+    const path = d.bellPath(&buffer, d.node, d.node_generation) orelse return code(.path_too_long);
     if (path.len > len) return code(.invalid);
     @memcpy(out[0..path.len], path);
     return @intCast(path.len);
@@ -625,4 +625,6 @@ test {
     _ = @import("ring.zig");
     _ = @import("pool.zig");
     _ = @import("tests.zig");
+    _ = @import("events.zig");
+    _ = @import("inspect.zig");
 }

@@ -98,11 +98,12 @@ pub fn removeNodeLocked(d: *Domain, index: u32, died: bool) void {
     @atomicStore(u32, &node.pool_event, 0, .monotonic);
     @atomicStore(u32, &node.parked, 0, .monotonic);
     @atomicStore(u32, &node.bell_ready, 0, .monotonic);
-    // Its doorbell socket goes with it. (Under the control lock, and before the slot is
-    // free: a later process in the slot binds its own socket only after joining.)
+    // Its doorbell socket goes with it: the path of this incarnation of the slot, so that
+    // nothing of a later process in the slot is touched (see `events.bellPathIn`).
     events.bellDrop(d, index);
     var buffer: [path_bytes_max]u8 = undefined;
-    if (events.bellPath(d, &buffer, index)) |path| {
+    const generation = layout.nodeStatusGeneration(@atomicLoad(u32, &node.status, .acquire));
+    if (events.bellPath(d, &buffer, index, generation)) |path| {
         buffer[path.len] = 0;
         sys.unlink(buffer[0..path.len :0]);
     }
