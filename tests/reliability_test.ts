@@ -90,6 +90,35 @@ function asUser(uid: number, script: string, args: string[]): Fixture {
 }
 
 describe(`reliability (${runtimeName})`, () => {
+  test("a process that takes a node slot just freed keeps its doorbell: the leaver's late unlink misses it", async () => {
+    const dir = mkdtempSync("/tmp/xio-bell-");
+    const name = uniqueName("rel-bell");
+    try {
+      using anchor = Domain.open({ name, dir });
+      const bells = () => readdirSync(dir).filter((f) => f.endsWith(".bell")).sort();
+      for (let round = 0; round < 5; round++) {
+        const leaver = Domain.open({ name, dir });
+        leaver.close();
+        // The newcomer takes the slot the leaver freed, before the runtime let go of the
+        // leaver's listener (Deno unlinks its socket path only then).
+        using newcomer = Domain.open({ name, dir });
+        await delay(20);
+        assert.equal(bells().length, 2, `round ${round}: a doorbell for each live node: ${bells()}`);
+        // And it is woken through it: a message to it while it sleeps arrives.
+        using listener = newcomer.listen("svc");
+        const client = await anchor.connect("svc");
+        const server = await listener.accept();
+        const received = server.recv();
+        await delay(5);
+        await client.send(await client.alloc(8));
+        (await within(2000, received, "the newcomer was woken"))!.release();
+        client.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("a write that first meets a dead peer gives its buffer back", async () => {
     const name = uniqueName("rel-leak");
     using domain = Domain.open({ name });
