@@ -1,5 +1,5 @@
 /**
- * All benchmark suites: `deno task bench [--suite zero-copy|socket|http|sporadic|websocket] [--quick] [--rounds N]
+ * All benchmark suites: `deno task bench [--suite zero-copy|socket|http|sporadic|websocket|counters] [--quick] [--rounds N]
  * [--runtimes deno,bun]`. Each suite runs its variants in fresh processes under Deno and Bun,
  * with the kernel baselines of the same runtime in the same run, prints a table, and writes
  * bench/results/<suite>.json with every ratio.
@@ -19,6 +19,7 @@ const suites: Record<string, string> = {
   http: "http_main.ts",
   sporadic: "sporadic_main.ts",
   websocket: "ws_main.ts",
+  counters: "counters_main.ts",
 };
 let failed = false;
 for (const [name, script] of Object.entries(suites)) {

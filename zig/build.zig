@@ -127,6 +127,21 @@ pub fn build(b: *std.Build) void {
     uncounted_module.addOptions("options", uncounted_options);
     const uncounted = b.addLibrary(.{ .name = "xio-uncounted", .linkage = .dynamic, .root_module = uncounted_module });
     b.getInstallStep().dependOn(&b.addInstallArtifact(uncounted, .{ .dest_dir = .{ .override = .{ .custom = "lib/testing" } } }).step);
+    // And the native operations timed with and without them (zig-out/bin/testing/xio-bench*).
+    for ([_]struct { name: []const u8, options: *std.Build.Step.Options }{
+        .{ .name = "xio-bench", .options = options },
+        .{ .name = "xio-bench-uncounted", .options = uncounted_options },
+    }) |variant| {
+        const variant_module = b.createModule(.{
+            .root_source_file = b.path("src/bench.zig"),
+            .target = target,
+            .optimize = optimize,
+            .link_libc = true,
+        });
+        variant_module.addOptions("options", variant.options);
+        const exe = b.addExecutable(.{ .name = variant.name, .root_module = variant_module });
+        b.getInstallStep().dependOn(&b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = .{ .custom = "bin/testing" } } }).step);
+    }
 
     // The floor of a paced round trip, for bench/sporadic_main.ts: zig-out/bin/xio-floor.
     const floor_module = b.createModule(.{

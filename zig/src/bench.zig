@@ -48,7 +48,30 @@ pub fn main() !void {
     }
     const bulk = @as(f64, @floatFromInt(sys.nowNs() - start)) / @as(f64, @floatFromInt(moved));
 
-    var buffer: [256]u8 = undefined;
-    const line = try std.fmt.bufPrint(&buffer, "{{\"alloc + release\":{d:.1},\"alloc + send + recv + release\":{d:.1},\"the same in bulk, per message\":{d:.1}}}\n", .{ alloc_release, message, bulk });
+    // The counters' own cost: a ring's push and pop with and without them, in this process,
+    // alternating 40 times so that drift and frequency changes hit both alike.
+    const Ring = @import("ring.zig").Ring;
+    const ring = d.ringAt(chan, 0);
+    var timed: [2]u64 = .{ 0, 0 };
+    const per_turn: u64 = 250_000;
+    for (0..40) |turn| {
+        inline for (.{ true, false }, 0..) |counted, variant| {
+            const begin = sys.nowNs();
+            for (0..per_turn) |i| {
+                const items = [1]u64{@as(u64, i) & 0xffff};
+                _ = try Ring.pushManyCounting(ring, &items, counted);
+                var popped: [1]u64 = undefined;
+                _ = try ring.popMany(&popped);
+            }
+            timed[variant] += sys.nowNs() - begin;
+        }
+        _ = turn;
+    }
+    const total_ops: f64 = @floatFromInt(40 * per_turn);
+    const ring_counted = @as(f64, @floatFromInt(timed[0])) / total_ops;
+    const ring_uncounted = @as(f64, @floatFromInt(timed[1])) / total_ops;
+
+    var buffer: [512]u8 = undefined;
+    const line = try std.fmt.bufPrint(&buffer, "{{\"alloc + release\":{d:.1},\"alloc + send + recv + release\":{d:.1},\"the same in bulk, per message\":{d:.1},\"ring push + pop, counted\":{d:.2},\"ring push + pop, uncounted\":{d:.2}}}\n", .{ alloc_release, message, bulk, ring_counted, ring_uncounted });
     _ = std.os.linux.write(1, line.ptr, line.len);
 }

@@ -74,6 +74,12 @@ pub const Ring = struct {
 
     /// Appends as many of `items` as fit and returns how many did.
     pub fn pushMany(ring: Ring, items: []const u64) Error!u32 {
+        return ring.pushManyCounting(items, counting);
+    }
+
+    /// `pushMany`, with the counters updated or not: the native benchmark times both in one
+    /// process (zig/src/bench.zig).
+    pub fn pushManyCounting(ring: Ring, items: []const u64, comptime count_them: bool) Error!u32 {
         assert(items.len <= ring.capacity);
         const room = try ring.free(@intCast(items.len));
         const count: u32 = @min(room, @as(u32, @intCast(items.len)));
@@ -85,7 +91,7 @@ pub const Ring = struct {
             @atomicStore(u64, &ring.slots[slot], item, .monotonic);
             bytes += layout.descriptorLength(item);
         }
-        if (counting) {
+        if (count_them) {
             // The producer is the only writer: a load and a store, not a read-modify-write.
             // Readers see them no later than the tail below publishes.
             const messages = @atomicLoad(u64, &ring.header.messages, .monotonic);
