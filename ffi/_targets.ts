@@ -7,8 +7,8 @@ export const VERSION = "0.1.0";
 
 /** The sha256 and size of each shipped library, by target. */
 export const shipped = {
-  "x86_64-linux-gnu": { sha256: "368c0ccf4c32bae3d6c1b7ab3d9ec16fe0d43d5ee400f52a4bd372b5c26e129c", bytes: 616416 },
-  "x86_64-linux-musl": { sha256: "cb209ebdbcf0af1a259e23119f0c6ac311fc3f2882de9fdfb5278817aa4f99e3", bytes: 635080 },
-  "aarch64-linux-gnu": { sha256: "540765bb4bcf9d3214ec6566e50b0a90787edefa1fdcc02d4caaeef8dfe58cbd", bytes: 504704 },
-  "aarch64-linux-musl": { sha256: "ba0e43b0e4dc9c39e0b7b7df8c3a7765f21bc290981965ad501e70662d510db8", bytes: 523592 },
+  "x86_64-linux-gnu": { sha256: "6c3c874f6719129cb34419663ff7cd14b316565d17c6855d69f170377d84450d", bytes: 616480 },
+  "x86_64-linux-musl": { sha256: "f5780758ca92b728cdeb49c2a87857f1ffe3feeb3e0e2487d2c94ee39e2a4181", bytes: 635144 },
+  "aarch64-linux-gnu": { sha256: "4cadf406313c57f902b41103bac887ed3136f215fc0d5da4409f7adaf0609ab0", bytes: 504752 },
+  "aarch64-linux-musl": { sha256: "926e1c91c4bec1ed2d37f90b1dcd5294e527485d1eb0dfc08f3963afee57e5c7", bytes: 523640 },
 } as const;

@@ -79,11 +79,13 @@ export function ownDirs(options: FindOptions = {}): DomainDir[] {
 }
 
 /**
- * Every directory of domains this process can see: the one given or `XIO_DIR`, and every user's
- * and group's private directory under each store (other users' are readable only by root).
+ * Every directory of domains this process can see: only the one given, if one is; otherwise
+ * `XIO_DIR` if set, and every user's and group's private directory under each store (other
+ * users' are readable only by root).
  */
 export function allDirs(options: FindOptions = {}): DomainDir[] {
-  const given = options.dir ?? envDir();
+  if (options.dir !== undefined) return [{ path: options.dir }];
+  const given = envDir();
   const dirs: DomainDir[] = given === undefined ? [] : [{ path: given }];
   for (const base of bases()) {
     let entries: string[] = [];

@@ -172,10 +172,11 @@ export function renderStat(s: DomainSnapshot, rates?: Rates): string {
     const rows = s.channels.map((c) => {
       const before = rates?.previous.get(channelKey(c));
       // With rates (watch), each total is followed by its rate per second since the last frame.
-      const total = (now: number, then: number | undefined, text: string) => {
+      const total = (now: number, then: number | undefined, text: string, inBytes = false) => {
         if (rates === undefined) return text;
         if (then === undefined || rates.seconds <= 0) return `${text} (-)`;
-        return `${text} (${rate(Math.max(0, now - then) / rates.seconds)}/s)`;
+        const perSecond = Math.max(0, now - then) / rates.seconds;
+        return `${text} (${inBytes ? bytes(Math.round(perSecond)) : rate(perSecond)}/s)`;
       };
       return [
         String(c.index),
@@ -185,9 +186,9 @@ export function renderStat(s: DomainSnapshot, rates?: Rates): string {
         `${c.poll.client}/${c.poll.server}`,
         c.state,
         total(c.toServer.messages, before?.toServer.messages, count(c.toServer.messages)),
-        total(c.toServer.bytes, before?.toServer.bytes, bytes(c.toServer.bytes)),
+        total(c.toServer.bytes, before?.toServer.bytes, bytes(c.toServer.bytes), true),
         total(c.toClient.messages, before?.toClient.messages, count(c.toClient.messages)),
-        total(c.toClient.bytes, before?.toClient.bytes, bytes(c.toClient.bytes)),
+        total(c.toClient.bytes, before?.toClient.bytes, bytes(c.toClient.bytes), true),
         ring(c.toServer.queued, c.ringCapacity),
         ring(c.toClient.queued, c.ringCapacity),
       ];

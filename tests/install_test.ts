@@ -282,6 +282,50 @@ describe(`the package as users install it`, () => {
     assert.ok(result.path!.startsWith(project.cache));
   });
 
+  test("the xio command ships in the package: Deno runs it by URL, Bun from node_modules", async () => {
+    const project = bunProject("cli");
+    const name = `pkg-${process.pid}`;
+    // A service of the user's, running from the package: what the command is to see.
+    writeFileSync(
+      `${project.dir}/hold.ts`,
+      `import { Domain } from "@xio/core";
+const domain = Domain.open({ name: "${name}" });
+domain.listen("orders");
+console.log("ready");
+process.stdin.on("end", () => domain.close());
+process.stdin.resume();
+`,
+    );
+    const holder = spawn(bun, ["hold.ts"], {
+      cwd: project.dir,
+      env: { PATH: "/usr/bin:/bin", ...project.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout!.on("data", (d) => String(d).includes("ready") && resolve());
+        holder.on("exit", (code) => reject(new Error(`the holder exited with ${code}`)));
+      });
+      const viaDeno = await run(deno, ["run", "--allow-all", `${base}/ops/cli.ts`, "stat", name, "--json"], {
+        cwd: project.dir,
+        env: project.env,
+      });
+      assert.equal(viaDeno.code, 0, viaDeno.stderr);
+      const snapshot = JSON.parse(viaDeno.stdout);
+      assert.deepEqual(snapshot.services.map((s: { name: string }) => s.name), ["orders"]);
+      assert.equal(snapshot.nodes[0].runtime, "bun");
+      const viaBun = await run(bun, [`${project.pkg}/ops/cli.ts`, "ls"], {
+        cwd: project.dir,
+        env: project.env,
+      });
+      assert.equal(viaBun.code, 0, viaBun.stderr);
+      assert.match(viaBun.stdout, new RegExp(`^${name}\\s.*\\s1\\s+0\\s+orders\\s`, "m"));
+    } finally {
+      holder.stdin!.end();
+      await new Promise((resolve) => holder.on("close", resolve));
+    }
+  });
+
   test("importing loads nothing: no cache file and no library until the first use", async () => {
     const project = bunProject("bun-import-only");
     for (const t of TARGETS) rmSync(`${project.pkg}/native/libxio-${t}.so`);

@@ -10,13 +10,13 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import xterm from "@xterm/headless";
 import parsePrometheus from "parse-prometheus-text-format";
 import { Domain, type DomainSnapshot, Inspector } from "../mod.ts";
 import { fetch as xioFetch, serve } from "../http/mod.ts";
 import { socketDomain } from "../socket/mod.ts";
 import { collect, prometheus, withMetrics } from "../ops/mod.ts";
 import { main as cli } from "../ops/cli.ts";
+import { screenOf, underTerminal } from "../scripts/_screen.ts";
 import {
   delay,
   Fixture,
@@ -144,6 +144,20 @@ describe(`operations (${runtimeName})`, () => {
     }
   });
 
+  test("an inspector needs no node slot: it reads a domain whose every slot is taken", () => {
+    const dir = dirFor("full");
+    const name = uniqueName("ops-full");
+    using domain = Domain.open({ name, dir, nodes: 1 });
+    assert.throws(() => Domain.open({ name, dir }), /no free slot/);
+    using inspector = Inspector.open(domain.path);
+    const snapshot = inspector.snapshot();
+    assert.equal(snapshot.limits.nodes, 1);
+    assert.equal(snapshot.nodes.length, 1);
+    assert.equal(snapshot.self, undefined);
+    assert.deepEqual(domain.metrics().nodes, snapshot.nodes);
+    assert.equal(domain.metrics().self, snapshot.nodes[0].index);
+  });
+
   test("a domain whose creator left is inspected, and ls lists it with its owner, nodes and services", async () => {
     const dir = dirFor("creator");
     const name = uniqueName("ops-creator");
@@ -216,6 +230,13 @@ describe(`operations (${runtimeName})`, () => {
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"],
         { DENO_DIR: cache, HOME: cache, BUN_INSTALL_CACHE_DIR: cache, XIO_CACHE_DIR: cache },
       );
+      assert.equal(denied.code, 1, denied.stderr);
+      assert.match(denied.stderr, /permission denied/);
+    } else {
+      // This user, on a file it may not read.
+      writeFileSync(`${dir}/xio-closed`, old);
+      chmodSync(`${dir}/xio-closed`, 0);
+      const denied = await xio(["stat", "closed", "--dir", dir]);
       assert.equal(denied.code, 1, denied.stderr);
       assert.match(denied.stderr, /permission denied/);
     }
@@ -372,18 +393,21 @@ describe(`operations (${runtimeName})`, () => {
     const name = uniqueName("ops-watch");
     const server = peer("serve", name, dir);
     await server.waitFor("ready");
-    const sender = peer("send", name, dir, ["400000", "200"], otherRuntime);
+    const sender = peer("send", name, dir, ["100000000", "200"], otherRuntime);
     try {
       const cols = 150;
       const rows = 40;
-      const raw = await watchScreen(`${dir}/xio-${name}`, cols, rows);
-      const screen = await render(raw, cols, rows);
+      const screen = await watchScreen(`${dir}/xio-${name}`, cols, rows);
       const text = screen.join("\n");
       assert.match(screen[0], new RegExp(`^xio watch ${name}  every 300 ms  \\d\\d:\\d\\d:\\d\\d`));
       assert.match(text, /^NODES {2}2 live, 0 dead, of 64$/m);
       assert.match(text, /^ {2}orders {3}\d+ \(\d+\)$/m);
       // The channel row, with a rate per second after each total.
-      assert.match(text, /^\s+\d+ {2}orders .* open .*\(\d+(\.\d)?k?\/s\)/m);
+      // Client to server: messages, then bytes, each with a rate that is not zero.
+      assert.match(
+        text,
+        /^\s+\d+ {2}orders .* open +[\d,]+ \((?!0\/s)[\d.]+[kM]?\/s\) +[\d.]+ [KMG]?i?B \((?!0 B)[\d.]+ [KMG]?i?B\/s\)/m,
+      );
       assert.match(text, /^POOLS$/m);
     } finally {
       sender.child.stdin!.end();
@@ -393,42 +417,17 @@ describe(`operations (${runtimeName})`, () => {
   });
 });
 
-/** Runs `xio watch` under a pseudo-terminal of `cols` x `rows` (util-linux `script`). */
-function watchScreen(path: string, cols: number, rows: number): Promise<string> {
-  const runtime = runtimeBinary(runtimeName);
+/** Runs `xio watch` on `path` under a pseudo-terminal of `cols` x `rows`: its last screen. */
+async function watchScreen(path: string, cols: number, rows: number): Promise<string[]> {
   const argv = runtimeName === "deno" ? `run --allow-all ${CLI}` : CLI;
-  const command =
-    `stty cols ${cols} rows ${rows}; exec ${runtime} ${argv} watch ${path} --interval 300 --count 4`;
-  return new Promise((resolve, reject) => {
-    const child = spawn("script", ["-qfec", command, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (chunk) => (out += chunk));
-    child.on(
-      "close",
-      (code) => (code === 0 ? resolve(out) : reject(new Error(`watch exited with ${code}: ${out}`))),
-    );
-  });
-}
-
-/** The screen that `raw` leaves on a terminal of `cols` x `rows`, just before watch restores it. */
-export async function render(raw: string, cols: number, rows: number): Promise<string[]> {
-  const restore = raw.lastIndexOf("\x1b[?25h");
-  const shown = restore < 0 ? raw : raw.slice(0, restore);
-  const Terminal = (xterm as unknown as { Terminal: new (o: object) => XTerm }).Terminal;
-  const terminal = new Terminal({ cols, rows, allowProposedApi: true });
-  await new Promise<void>((resolve) => terminal.write(shown, resolve));
-  const buffer = terminal.buffer.active;
-  assert.equal(buffer.type, "alternate", "watch draws on the alternate screen");
-  const lines: string[] = [];
-  for (let y = 0; y < rows; y++) lines.push(buffer.getLine(y)?.translateToString(true) ?? "");
-  return lines;
-}
-
-interface XTerm {
-  write(data: string, done: () => void): void;
-  buffer: {
-    active: { type: string; getLine(y: number): { translateToString(trim: boolean): string } | undefined };
-  };
+  const raw = await underTerminal(
+    `${runtimeBinary(runtimeName)} ${argv} watch ${path} --interval 300 --count 4`,
+    cols,
+    rows,
+  );
+  const screen = await screenOf(raw, cols, rows);
+  assert.equal(screen.buffer, "alternate", "watch draws on the alternate screen");
+  return screen.lines;
 }
 
 test(`xio main() answers --help and --version in process (${runtimeName})`, async () => {
