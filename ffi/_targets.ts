@@ -7,8 +7,8 @@ export const VERSION = "0.1.0";
 
 /** The sha256 and size of each shipped library, by target. */
 export const shipped = {
-  "x86_64-linux-gnu": { sha256: "6c3c874f6719129cb34419663ff7cd14b316565d17c6855d69f170377d84450d", bytes: 616480 },
-  "x86_64-linux-musl": { sha256: "f5780758ca92b728cdeb49c2a87857f1ffe3feeb3e0e2487d2c94ee39e2a4181", bytes: 635144 },
-  "aarch64-linux-gnu": { sha256: "4cadf406313c57f902b41103bac887ed3136f215fc0d5da4409f7adaf0609ab0", bytes: 504752 },
-  "aarch64-linux-musl": { sha256: "926e1c91c4bec1ed2d37f90b1dcd5294e527485d1eb0dfc08f3963afee57e5c7", bytes: 523640 },
+  "x86_64-linux-gnu": { sha256: "28b01aadf7726fc13143c58ac28d87278c349919c1bd112ac429319b61afefd2", bytes: 614736 },
+  "x86_64-linux-musl": { sha256: "61563bbd7e0e78e95ca05410a6097978d1a2c5a4b282c8ef20ae75fa02dd8c56", bytes: 633368 },
+  "aarch64-linux-gnu": { sha256: "77d3827d7069f20f055ac186ff5c047377b534a420e6359cd9e7df62378c66f5", bytes: 503728 },
+  "aarch64-linux-musl": { sha256: "0ba8212bd3f2065a99f3e4315b822f051f495cacd0524fa8485b30bcfc52b085", bytes: 522600 },
 } as const;

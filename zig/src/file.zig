@@ -233,15 +233,8 @@ pub fn openDetailed(name: []const u8, options: Options, detail: *u32) Error!*Dom
     const deadline = sys.nowNs() + options.lock_timeout_ns;
     var attempts: u32 = 0;
     while (attempts < 64) : (attempts += 1) {
-        const lock_fd = try openLockFile(lock_path, options.mode, options.trust);
+        const lock_fd = try takeLockFile(lock_path, options.mode, options.trust, deadline) orelse continue;
         defer sys.close(lock_fd);
-        const now = sys.nowNs();
-        const locked = sys.lockWaitFor(lock_fd, 0, if (deadline > now) deadline - now else 0) catch return error.Io;
-        if (!locked) return error.LockTimeout;
-        // The last leaver unlinks the lock file while holding it; if we waited on that old file,
-        // start over on the new one.
-        const info = sys.fstat(lock_fd) catch return error.Io;
-        if (info.links == 0) continue;
 
         const domain = openLocked(name, options, &candidates, detail) catch |err| {
             // Nothing was created: do not leave an orphan lock file behind. Unlinking it while we
@@ -263,6 +256,39 @@ pub fn openDetailed(name: []const u8, options: Options, detail: *u32) Error!*Dom
         return domain;
     }
     return error.Busy;
+}
+
+/// Opens (or creates) the lock file and takes it, waiting until `deadline`. Null when the file
+/// was unlinked while we waited: the last leaver unlinks it while holding it, so whoever waited
+/// on that old file must start over on the new one.
+fn takeLockFile(path: [:0]const u8, mode: u32, trust: Options.Trust, deadline: u64) Error!?sys.Fd {
+    const fd = try openLockFile(path, mode, trust);
+    errdefer sys.close(fd);
+    const now = sys.nowNs();
+    const locked = sys.lockWaitFor(fd, 0, if (deadline > now) deadline - now else 0) catch return error.Io;
+    if (!locked) return error.LockTimeout;
+    const info = sys.fstat(fd) catch return error.Io;
+    if (info.links == 0) {
+        sys.close(fd);
+        return null;
+    }
+    return fd;
+}
+
+/// Opens the first domain file of `name` among the candidates: its descriptor and which
+/// candidate holds it, or null if there is none.
+fn openFirst(name: []const u8, candidates: *const Candidates) Error!?struct { fd: sys.Fd, index: u32 } {
+    var path_buffer: [path_bytes_max]u8 = undefined;
+    var i: u32 = 0;
+    while (i < candidates.count) : (i += 1) {
+        const path = domainPath(&path_buffer, candidates.get(i), name) catch return error.InvalidName;
+        const fd = sys.open(path, false, 0) catch |err| switch (err) {
+            error.NotFound => continue,
+            else => return mapSys(err),
+        };
+        return .{ .fd = fd, .index = i };
+    }
+    return null;
 }
 
 fn anyDomainFile(candidates: *const Candidates, name: []const u8) bool {
@@ -305,14 +331,10 @@ fn mapSys(err: sys.Error) Error {
 
 /// Runs with the creation lock held: attach to an existing domain file, or create one.
 fn openLocked(name: []const u8, options: Options, candidates: *const Candidates, detail: *u32) Error!*Domain {
-    var path_buffer: [path_bytes_max]u8 = undefined;
-    var i: u32 = 0;
-    while (i < candidates.count) : (i += 1) {
-        const path = domainPath(&path_buffer, candidates.get(i), name) catch return error.InvalidName;
-        const fd = sys.open(path, false, 0) catch |err| switch (err) {
-            error.NotFound => continue,
-            else => return mapSys(err),
-        };
+    if (try openFirst(name, candidates)) |found| {
+        var path_buffer: [path_bytes_max]u8 = undefined;
+        const path = domainPath(&path_buffer, candidates.get(found.index), name) catch unreachable; // it opened
+        const fd = found.fd;
         const domain = attach(fd, options.trust, detail) catch |err| switch (err) {
             error.Busy => {
                 // A creator died before publishing the header. We hold the creation lock, so
@@ -326,7 +348,7 @@ fn openLocked(name: []const u8, options: Options, candidates: *const Candidates,
                 return err;
             },
         };
-        domain.setIdentity(candidates.get(i), name);
+        domain.setIdentity(candidates.get(found.index), name);
         return domain;
     }
     if (!options.create) return error.NotFound;
@@ -443,13 +465,8 @@ pub fn gc(name: []const u8, options: Options, dry_run: bool) Error!GcResult {
     var attempts: u32 = 0;
     while (attempts < 64) : (attempts += 1) {
         const existed = std.os.linux.errno(std.os.linux.access(lock_path, 0)) == .SUCCESS;
-        const lock_fd = try openLockFile(lock_path, 0o600, options.trust);
+        const lock_fd = try takeLockFile(lock_path, 0o600, options.trust, deadline) orelse continue;
         defer sys.close(lock_fd);
-        const now = sys.nowNs();
-        const locked = sys.lockWaitFor(lock_fd, 0, if (deadline > now) deadline - now else 0) catch return error.Io;
-        if (!locked) return error.LockTimeout;
-        const info = sys.fstat(lock_fd) catch return error.Io;
-        if (info.links == 0) continue; // the last leaver removed it meanwhile: look again
         const result = gcLocked(name, options, &candidates, dry_run) catch |err| switch (err) {
             error.NotFound => {
                 // A lock file with no domain: the remains of an open that failed or of a
@@ -469,14 +486,10 @@ pub fn gc(name: []const u8, options: Options, dry_run: bool) Error!GcResult {
 
 fn gcLocked(name: []const u8, options: Options, candidates: *const Candidates, dry_run: bool) Error!GcResult {
     const Gc = @import("abi.zig").Gc;
-    var path_buffer: [path_bytes_max]u8 = undefined;
-    var i: u32 = 0;
-    while (i < candidates.count) : (i += 1) {
-        const path = domainPath(&path_buffer, candidates.get(i), name) catch return error.InvalidName;
-        const fd = sys.open(path, false, 0) catch |err| switch (err) {
-            error.NotFound => continue,
-            else => return mapSys(err),
-        };
+    if (try openFirst(name, candidates)) |found| {
+        var path_buffer: [path_bytes_max]u8 = undefined;
+        const path = domainPath(&path_buffer, candidates.get(found.index), name) catch unreachable; // it opened
+        const fd = found.fd;
         var keep_fd = false;
         defer if (!keep_fd) sys.close(fd);
         const info = sys.fstat(fd) catch return error.Io;
@@ -506,7 +519,7 @@ fn gcLocked(name: []const u8, options: Options, candidates: *const Candidates, d
         const domain = try attach(fd, options.trust, &detail);
         keep_fd = true;
         defer closeMapping(domain);
-        domain.setIdentity(candidates.get(i), name);
+        domain.setIdentity(candidates.get(found.index), name);
         const bell_dir = candidates.lockDir();
         @memcpy(domain.bell_dir[0..bell_dir.len], bell_dir);
         domain.bell_dir_len = @intCast(bell_dir.len);
