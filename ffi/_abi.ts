@@ -99,7 +99,7 @@ export const symbols = {
   xio_probe: { parameters: ["handle"], result: "i32" },
   /** xio_inspect(path, path_len, status): Opens a domain file read-only, to inspect it: no node slot, no lock taken, nothing written. Null on failure, with the status in status[0] and a detail in status[1] (as xio_open). Only xio_snapshot and xio_close take the handle. */
   xio_inspect: { parameters: ["bytes", "u32", "bytes"], result: "handle" },
-  /** xio_snapshot(d, out, len, names, names_len): Writes a snapshot (Snap and its records) to out and the service names to names; returns the words written, or invalid if either is too small, with the words needed in out[0] and the name bytes in out[1]. */
+  /** xio_snapshot(d, out, len, names, names_len): Writes a snapshot (Snap and its records) to out and the service names to names; returns the words written, or invalid if either is too small, with the words needed in out[0] and the name bytes in out[1], or truncated if the file is shorter than its layout now. */
   xio_snapshot: { parameters: ["handle", "bytes", "u32", "bytes", "u32"], result: "i32" },
   /** xio_snapshot_words(d): The most words a snapshot of this domain takes. */
   xio_snapshot_words: { parameters: ["handle"], result: "i32" },

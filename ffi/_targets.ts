@@ -7,8 +7,8 @@ export const VERSION = "0.1.0";
 
 /** The sha256 and size of each shipped library, by target. */
 export const shipped = {
-  "x86_64-linux-gnu": { sha256: "28b01aadf7726fc13143c58ac28d87278c349919c1bd112ac429319b61afefd2", bytes: 614736 },
-  "x86_64-linux-musl": { sha256: "61563bbd7e0e78e95ca05410a6097978d1a2c5a4b282c8ef20ae75fa02dd8c56", bytes: 633368 },
-  "aarch64-linux-gnu": { sha256: "77d3827d7069f20f055ac186ff5c047377b534a420e6359cd9e7df62378c66f5", bytes: 503728 },
-  "aarch64-linux-musl": { sha256: "0ba8212bd3f2065a99f3e4315b822f051f495cacd0524fa8485b30bcfc52b085", bytes: 522600 },
+  "x86_64-linux-gnu": { sha256: "45eb54ac333ddd3517f14502af5f7edd3ec5b7fb0e16b469dda1f94bd75c2d08", bytes: 614832 },
+  "x86_64-linux-musl": { sha256: "fb36a3ba0bf5e06e5b6cc3ca384ff2a119199ce01ce952dc38daa07a1939e606", bytes: 633464 },
+  "aarch64-linux-gnu": { sha256: "0f5fc95b0bcbba682fe17796d6f7ce7c6c750a9cec2b69f1cb88c5f35376bdd7", bytes: 503776 },
+  "aarch64-linux-musl": { sha256: "65622702ec86004df0e45217707d69e8a9a04a0d26db7e4caae1e69ca65d60ad", bytes: 522648 },
 } as const;

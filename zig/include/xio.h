@@ -306,7 +306,7 @@ void xio_yield(void);
 int32_t xio_probe(xio_domain * d);
 /* Opens a domain file read-only, to inspect it: no node slot, no lock taken, nothing written. Null on failure, with the status in status[0] and a detail in status[1] (as xio_open). Only xio_snapshot and xio_close take the handle. */
 xio_domain * xio_inspect(const uint8_t * path, uint32_t path_len, int32_t * status);
-/* Writes a snapshot (Snap and its records) to out and the service names to names; returns the words written, or invalid if either is too small, with the words needed in out[0] and the name bytes in out[1]. */
+/* Writes a snapshot (Snap and its records) to out and the service names to names; returns the words written, or invalid if either is too small, with the words needed in out[0] and the name bytes in out[1], or truncated if the file is shorter than its layout now. */
 int32_t xio_snapshot(xio_domain * d, double * out, uint32_t len, uint8_t * names, uint32_t names_len);
 /* The most words a snapshot of this domain takes. */
 int32_t xio_snapshot_words(xio_domain * d);

@@ -38,12 +38,18 @@ fn f(value: anytype) f64 {
 
 /// Writes a snapshot of `d` to `out` and the service names to `names` (see `abi.Snap`). Returns
 /// the words written.
-pub fn snapshot(d: *const Domain, out: []f64, names: []u8) error{TooSmall}!u32 {
+///
+/// Truncated if the file is now shorter than its layout: reading the mapping past its end would
+/// raise SIGBUS, and only its owner can have shortened it, so an inspector of someone else's
+/// domain says so instead of crashing. (A truncation during the few microseconds of a snapshot
+/// still gets through.)
+pub fn snapshot(d: *const Domain, out: []f64, names: []u8) error{ TooSmall, Truncated }!u32 {
     if (out.len < wordsMax(d) or names.len < namesMax(d)) return error.TooSmall;
     const config = d.config;
     const h = d.header();
-    @memset(out[0..Snap.words], 0);
     const info: ?sys.FileInfo = sys.fstat(d.fd) catch null;
+    if (info) |i| if (i.size_bytes < d.size) return error.Truncated;
+    @memset(out[0..Snap.words], 0);
     out[Snap.version] = f(layout.version);
     out[Snap.size] = f(d.size);
     out[Snap.backing] = f(@backingInt(d.backing));

@@ -162,15 +162,19 @@ pub export fn xio_inspect(path_ptr: [*]const u8, path_len: u32, status: *[2]i32)
 
 /// Writes a snapshot of the domain (abi.Snap) to `out` and the service names to `names`.
 /// Returns the words written, or `invalid` when either is too small, with the words needed in
-/// `out[0]` and the name bytes needed in `out[1]` (if `len` >= 2).
+/// `out[0]` and the name bytes needed in `out[1]` (if `len` >= 2), or `truncated` when the file
+/// is shorter than its layout now (reading on would raise SIGBUS).
 pub export fn xio_snapshot(d: *Domain, out: [*]f64, len: u32, names: [*]u8, names_len: u32) i32 {
     d.assertReadable();
-    return @intCast(inspect.snapshot(d, out[0..len], names[0..names_len]) catch {
-        if (len >= 2) {
-            out[0] = @floatFromInt(inspect.wordsMax(d));
-            out[1] = @floatFromInt(inspect.namesMax(d));
-        }
-        return code(.invalid);
+    return @intCast(inspect.snapshot(d, out[0..len], names[0..names_len]) catch |err| switch (err) {
+        error.Truncated => return code(.truncated),
+        error.TooSmall => {
+            if (len >= 2) {
+                out[0] = @floatFromInt(inspect.wordsMax(d));
+                out[1] = @floatFromInt(inspect.namesMax(d));
+            }
+            return code(.invalid);
+        },
     });
 }
 

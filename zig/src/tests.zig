@@ -677,6 +677,24 @@ test "a read-only inspector sees nodes, services, counters and the pool census, 
     try testing.expectEqual(@as(f64, @floatFromInt(server.node)), own[abi.Snap.self_node]);
 }
 
+test "an inspector of a file its owner truncated says so instead of faulting" {
+    var name_buffer: [64]u8 = undefined;
+    const name = uniqueName(&name_buffer);
+    var path_buffer: [256]u8 = undefined;
+    const path = try std.mem.printSentinel(&path_buffer, "{s}/xio-{s}", .{ test_dir, name }, 0);
+    const d = try domain_mod.open(name, testOptions());
+    defer domain_mod.leave(d);
+    var detail: u32 = 0;
+    const inspector = try domain_mod.inspect(path, &detail);
+    defer @import("file.zig").closeInspector(inspector);
+    var out: [4096]f64 = undefined;
+    var names: [8 * 64]u8 = undefined;
+    _ = try inspect.snapshot(inspector, &out, &names);
+    try sys.ftruncate(d.fd, 4096);
+    try testing.expectError(error.Truncated, inspect.snapshot(inspector, &out, &names));
+    try sys.ftruncate(d.fd, d.size);
+}
+
 test "an inspector refuses what is not a domain file" {
     var detail: u32 = 0;
     try testing.expectError(error.NotFound, domain_mod.inspect("/tmp/xio-no-such-domain-here", &detail));
@@ -716,4 +734,40 @@ test "gc reclaims dead nodes of a live domain, removes a dead one, and is safe t
     var lock_buffer: [256]u8 = undefined;
     const lock = try std.mem.printSentinel(&lock_buffer, "{s}/.xio-{s}.lock", .{ test_dir, name }, 0);
     try testing.expect(std.os.linux.errno(std.os.linux.access(lock, 0)) == .NOENT);
+}
+
+test "snapshots of a domain scribbled over at random stay in bounds" {
+    const base_seed = seed();
+    var prng = std.Random.DefaultPrng.init(base_seed);
+    const random = prng.random();
+    var name_buffer: [64]u8 = undefined;
+    const name = uniqueName(&name_buffer);
+    var path_buffer: [256]u8 = undefined;
+    const path = try std.mem.printSentinel(&path_buffer, "{s}/xio-{s}", .{ test_dir, name }, 0);
+    const d = try domain_mod.open(name, testOptions());
+    _ = try channel.listen(d, "svc");
+    const chan = try channel.connect(d, "svc");
+    _ = try channel.accept(d, chan);
+    var detail: u32 = 0;
+    const inspector = try domain_mod.inspect(path, &detail);
+    var out: [8192]f64 = undefined;
+    var names: [8 * 64]u8 = undefined;
+    const bytes = d.base[0..d.size];
+    for (0..300) |round| {
+        // A burst of random bytes anywhere, the header included: the inspector's bounds come
+        // from the layout it validated on open, never from what it reads now.
+        const at = random.uintLessThan(usize, bytes.len);
+        const len = @min(random.uintLessThan(usize, 512) + 1, bytes.len - at);
+        random.bytes(bytes[at..][0..len]);
+        const words = inspect.snapshot(inspector, &out, &names) catch |err| {
+            std.debug.print("seed {d}, round {d}: {}\n", .{ base_seed, round, err });
+            return err;
+        };
+        try testing.expect(words <= inspect.wordsMax(inspector));
+        try testing.expect(out[abi.Snap.nodes] <= @as(f64, @floatFromInt(inspector.config.node_max)));
+        try testing.expect(out[abi.Snap.channels] <= @as(f64, @floatFromInt(inspector.config.channel_max)));
+    }
+    @import("file.zig").closeInspector(inspector);
+    crash(d);
+    sys.unlink(path);
 }
