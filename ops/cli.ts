@@ -334,6 +334,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  const status = await main(process.argv.slice(2));
-  process.exit(status);
+  // Not process.exit(): it can cut short what is still being written to a pipe.
+  process.exitCode = await main(process.argv.slice(2));
 }
