@@ -264,6 +264,11 @@ describe(`operations (${runtimeName})`, () => {
     const again = await xio(["gc", "--dir", dir]);
     assert.equal(again.code, 0);
     assert.equal(again.stdout, "nothing to collect\n");
+    // A lock file whose domain is gone (a process killed between leave's two unlinks).
+    writeFileSync(`${dir}/.xio-stale.lock`, "");
+    const stale = await xio(["gc", "--dir", dir]);
+    assert.equal(stale.stdout, "remove the stale lock file of stale\n");
+    assert.deepEqual(readdirSync(dir), []);
   });
 
   test("gc reclaims the dead nodes of a live domain and keeps the domain", async () => {
