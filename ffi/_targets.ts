@@ -7,8 +7,8 @@ export const VERSION = "0.1.0";
 
 /** The sha256 and size of each shipped library, by target. */
 export const shipped = {
-  "x86_64-linux-gnu": { sha256: "45eb54ac333ddd3517f14502af5f7edd3ec5b7fb0e16b469dda1f94bd75c2d08", bytes: 614832 },
-  "x86_64-linux-musl": { sha256: "fb36a3ba0bf5e06e5b6cc3ca384ff2a119199ce01ce952dc38daa07a1939e606", bytes: 633464 },
-  "aarch64-linux-gnu": { sha256: "0f5fc95b0bcbba682fe17796d6f7ce7c6c750a9cec2b69f1cb88c5f35376bdd7", bytes: 503776 },
-  "aarch64-linux-musl": { sha256: "65622702ec86004df0e45217707d69e8a9a04a0d26db7e4caae1e69ca65d60ad", bytes: 522648 },
+  "x86_64-linux-gnu": { sha256: "4a2b1a11c093d2c8cdc38d7b9826ed571a4a60b44e905b83b6ddf8ad56f3f725", bytes: 614592 },
+  "x86_64-linux-musl": { sha256: "ebdd747d107a1b2874204a45eb275f23e8671c6dcd51bd662696e05a421be608", bytes: 633160 },
+  "aarch64-linux-gnu": { sha256: "afc669ddda8bacfd21317e4df6cdcb969775bae26c9759534d7eb46c81ff356e", bytes: 503600 },
+  "aarch64-linux-musl": { sha256: "5ca5ee2c0900e47e2de57db2afa6560498ab495c4bcfdc1cb7bad795985bd4f9", bytes: 522488 },
 } as const;

@@ -293,7 +293,6 @@ export async function main(argv: string[]): Promise<number> {
         write(USAGE + "\n");
         return 0;
       case "version":
-        native();
         write(`xio ${VERSION} (library ${libraryPath()}, layout ${native().xio_version()})\n`);
         return 0;
       case "ls": {

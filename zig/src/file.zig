@@ -197,11 +197,7 @@ fn removeIfOrphan(dir: []const u8, lock_dir: []const u8, name: []const u8, trust
     readAll(fd, std.mem.asBytes(&header)) catch return;
     if (header.magic != layout.magic or header.version != layout.version) return;
     if (header.node_max == 0 or header.node_max > layout.node_max_limit) return;
-    if (sys.lockHeld(fd, domain_mod.control_lock_byte)) return;
-    var node: u32 = 0;
-    while (node < header.node_max) : (node += 1) {
-        if (sys.lockHeld(fd, domain_mod.nodeLockByte(node))) return;
-    }
+    if (heldByAnyone(fd, header.node_max)) return;
     events.unlinkBells(lock_dir, name);
     sys.unlink(path);
     sys.unlink(lock_path);
@@ -245,17 +241,35 @@ pub fn openDetailed(name: []const u8, options: Options, detail: *u32) Error!*Dom
         errdefer closeMapping(domain);
         @memcpy(domain.lock_path[0 .. lock_path.len + 1], lock_path.ptr[0 .. lock_path.len + 1]);
         domain.lock_path_len = @intCast(lock_path.len);
-        const bell_dir = candidates.lockDir();
-        @memcpy(domain.bell_dir[0..bell_dir.len], bell_dir);
-        domain.bell_dir_len = @intCast(bell_dir.len);
-        domain.lock_timeout_ns = options.lock_timeout_ns;
-        domain.trust = options.trust;
+        setHandleOptions(domain, &candidates, options);
         try domain.lockControl();
         defer domain.unlockControl();
         try nodes.joinLocked(domain, options.runtime);
         return domain;
     }
     return error.Busy;
+}
+
+/// Whether any process holds the control lock or a node's liveness lock of the domain file open
+/// as `fd`: a live process holds one for as long as it lives. The lock bytes are the same in every
+/// layout version, so only `node_max` is needed.
+fn heldByAnyone(fd: sys.Fd, node_max: u32) bool {
+    if (sys.lockHeld(fd, domain_mod.control_lock_byte)) return true;
+    var node: u32 = 0;
+    while (node < node_max) : (node += 1) {
+        if (sys.lockHeld(fd, domain_mod.nodeLockByte(node))) return true;
+    }
+    return false;
+}
+
+/// What a handle on an attached file needs of the open: where doorbells live, how long lock
+/// waits last, whom it trusts.
+fn setHandleOptions(domain: *Domain, candidates: *const Candidates, options: Options) void {
+    const bell_dir = candidates.lockDir();
+    @memcpy(domain.bell_dir[0..bell_dir.len], bell_dir);
+    domain.bell_dir_len = @intCast(bell_dir.len);
+    domain.lock_timeout_ns = options.lock_timeout_ns;
+    domain.trust = options.trust;
 }
 
 /// Opens (or creates) the lock file and takes it, waiting until `deadline`. Null when the file
@@ -500,13 +514,9 @@ fn gcLocked(name: []const u8, options: Options, candidates: *const Candidates, d
         readAll(fd, std.mem.asBytes(&header)[0..readable]) catch return error.Io;
         const published = readable >= 8 and header.magic != 0;
         if (published and header.magic != layout.magic) return error.NotDomain;
-        // The lock bytes are the same in every layout version: liveness needs only node_max.
         const node_max = if (published) header.node_max else 0;
         if (node_max > layout.node_max_limit) return error.Layout;
-        var held = sys.lockHeld(fd, domain_mod.control_lock_byte);
-        var node: u32 = 0;
-        while (!held and node < node_max) : (node += 1) held = sys.lockHeld(fd, domain_mod.nodeLockByte(node));
-        if (!held) {
+        if (!heldByAnyone(fd, node_max)) {
             // No live process: an orphan (or a creator that died before publishing the header;
             // we hold the lock file, so nobody is creating it now).
             if (!dry_run) {
@@ -520,14 +530,10 @@ fn gcLocked(name: []const u8, options: Options, candidates: *const Candidates, d
         keep_fd = true;
         defer closeMapping(domain);
         domain.setIdentity(candidates.get(found.index), name);
-        const bell_dir = candidates.lockDir();
-        @memcpy(domain.bell_dir[0..bell_dir.len], bell_dir);
-        domain.bell_dir_len = @intCast(bell_dir.len);
-        domain.lock_timeout_ns = options.lock_timeout_ns;
-        domain.trust = options.trust;
+        setHandleOptions(domain, candidates, options);
         try domain.lockControl();
         defer domain.unlockControl();
-        const dead = if (dry_run) nodes.deadLocked(domain) else nodes.reclaimDeadLocked(domain);
+        const dead = nodes.deadLocked(domain, !dry_run);
         return .{ .action = if (dead > 0) Gc.reclaimed else Gc.nothing, .count = dead };
     }
     return error.NotFound;

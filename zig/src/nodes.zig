@@ -28,24 +28,13 @@ pub fn probePeers(d: *Domain) u32 {
     // A lock held too long: the next probe tries again.
     d.lockControl() catch return 0;
     defer d.unlockControl();
-    return reclaimDeadLocked(d);
+    return deadLocked(d, true);
 }
 
-/// Nodes whose process died and that nobody reclaimed yet. Caller holds the control lock.
-pub fn deadLocked(d: *Domain) u32 {
+/// Nodes whose process died and that nobody reclaimed yet, reclaimed if `reclaim` (else only
+/// counted, for `xio gc --dry-run`). Caller holds the control lock.
+pub fn deadLocked(d: *Domain, reclaim: bool) u32 {
     var dead: u32 = 0;
-    for (0..d.config.node_max) |i| {
-        const index: u32 = @intCast(i);
-        if (d.joined and index == d.node) continue;
-        const status = @atomicLoad(u32, &d.nodeAt(index).status, .acquire);
-        if (layout.nodeStatusState(status) == .free) continue;
-        if (!sys.lockHeld(d.fd, nodeLockByte(index))) dead += 1;
-    }
-    return dead;
-}
-
-pub fn reclaimDeadLocked(d: *Domain) u32 {
-    var reclaimed: u32 = 0;
     for (0..d.config.node_max) |i| {
         const index: u32 = @intCast(i);
         if (d.joined and index == d.node) continue; // a handle joining has no slot yet
@@ -55,10 +44,10 @@ pub fn reclaimDeadLocked(d: *Domain) u32 {
         // free lock on a non-free slot means its process died (clean leavers free the slot
         // before they drop the lock).
         if (sys.lockHeld(d.fd, nodeLockByte(index))) continue;
-        cleanupNodeLocked(d, index, status);
-        reclaimed += 1;
+        if (reclaim) cleanupNodeLocked(d, index, status);
+        dead += 1;
     }
-    return reclaimed;
+    return dead;
 }
 
 /// Reclaims everything a dead node held. Idempotent, so a clean-up interrupted by the death of
@@ -115,7 +104,7 @@ pub fn removeNodeLocked(d: *Domain, index: u32, died: bool) void {
 }
 
 pub fn joinLocked(d: *Domain, runtime: u32) Error!void {
-    _ = reclaimDeadLocked(d);
+    _ = deadLocked(d, true);
     for (0..d.config.node_max) |i| {
         const index: u32 = @intCast(i);
         const node = d.nodeAt(index);
@@ -144,7 +133,7 @@ pub fn joinLocked(d: *Domain, runtime: u32) Error!void {
 
 /// Counts live nodes other than this one, reclaiming dead ones on the way.
 pub fn othersAliveLocked(d: *Domain) u32 {
-    _ = reclaimDeadLocked(d);
+    _ = deadLocked(d, true);
     var alive: u32 = 0;
     for (0..d.config.node_max) |i| {
         const index: u32 = @intCast(i);
