@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import parsePrometheus from "parse-prometheus-text-format";
+import { Hono } from "hono";
 import { Domain, type DomainSnapshot, Inspector } from "../mod.ts";
 import { fetch as xioFetch, serve } from "../http/mod.ts";
 import { socketDomain } from "../socket/mod.ts";
@@ -388,6 +389,27 @@ describe(`operations (${runtimeName})`, () => {
       const run = await xio(["stat", domain.path, "--format", "prometheus"]);
       assert.equal(run.code, 0, run.stderr);
       assert.ok((parsePrometheus(run.stdout) as unknown[]).length >= 10);
+    } finally {
+      await server.shutdown();
+    }
+  });
+
+  test("withMetrics wraps a Hono app unchanged: its routes answer as before, /metrics is added", async () => {
+    const app = new Hono();
+    app.get("/", (c) => c.json({ hello: "world" }));
+    app.get("/metrics/other", (c) => c.text("the app's own"));
+    const service = uniqueName("hono-metrics");
+    const server = serve({ name: service, onListen() {} }, withMetrics(app.fetch));
+    try {
+      const plain = await xioFetch(`xio://${service}/`);
+      assert.deepEqual(await plain.json(), { hello: "world" });
+      assert.equal(await (await xioFetch(`xio://${service}/metrics/other`)).text(), "the app's own");
+      assert.equal((await xioFetch(`xio://${service}/missing`)).status, 404);
+      const metrics = await xioFetch(`xio://${service}/metrics?x=1`);
+      const families = parsePrometheus(await metrics.text()) as { name: string }[];
+      assert.ok(families.some((f) => f.name === "xio_channel_messages_total"));
+      const posted = await xioFetch(`xio://${service}/metrics`, { method: "POST" });
+      assert.equal(posted.status, 404, "only GET and HEAD are the metrics route; the rest is the app's");
     } finally {
       await server.shutdown();
     }
